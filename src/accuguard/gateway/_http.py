@@ -1,0 +1,84 @@
+"""Small HTTP helpers: bounded body reading and JSON responses."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+
+from accuguard.gateway.validation import RequestError
+
+JSON = "application/json"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with a 413 past ``limit`` bytes.
+
+    Checked twice: against ``Content-Length`` before reading anything, and while
+    reading (a chunked body or a lying header cannot get past the limit).
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise RequestError(
+                400,
+                "invalid_header",
+                f"Content-Length is not a number: {declared[:32]!r}",
+                "Content-Length",
+            ) from None
+        if size > limit:
+            raise _too_large(size, limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(total, limit, partial=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, partial: bool = False) -> RequestError:
+    seen = f"more than {limit}" if partial else str(size)
+    return RequestError(
+        413,
+        "body_too_large",
+        f"the request body has {seen} bytes; at most {limit} are allowed "
+        "(limits.max_body_bytes); send fewer rows per request",
+        "body",
+    )
+
+
+def json_response(
+    content: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
+) -> Response:
+    """A compact JSON response; NaN and infinities become ``null`` (valid JSON)."""
+    try:
+        body = json.dumps(content, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        body = json.dumps(_finite(content), separators=(",", ":"), allow_nan=False)
+    return Response(body, status, headers=headers, media_type=JSON, background=background)
+
+
+def error_response(exc: RequestError, headers: dict[str, str] | None = None) -> Response:
+    """The JSON error body of ``exc`` with its status."""
+    return json_response(exc.body(), exc.status, headers=headers)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

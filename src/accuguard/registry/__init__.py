@@ -1,0 +1,1 @@
+"""MLflow adapter: load models by URI or alias, tag versions, log validation runs."""

@@ -1,0 +1,1 @@
+"""Reports: JSON with a versioned, documented schema, and self-contained HTML."""

@@ -1,0 +1,124 @@
+"""Validation config: what to check and the gates that must pass, loaded from YAML.
+
+Errors name the file, the field and what was expected, e.g.::
+
+    gates.yaml: drift.alpha: Input should be less than 1 (got 5)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from accuguard.errors import ConfigError
+
+DriftMethod = Literal["ks", "chi_square", "psi", "wasserstein", "jensenshannon"]
+ColumnKind = Literal["numeric", "categorical"]
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnConfig(_Strict):
+    """Per-column settings; every field is optional."""
+
+    kind: ColumnKind | None = None
+    drift: DriftMethod | None = None
+    threshold: float | None = Field(default=None, gt=0, description="effect-size threshold")
+    bounds: tuple[float | None, float | None] | None = None
+    ignore: bool = False
+
+
+class DriftConfig(_Strict):
+    """Drift defaults: the method per column kind and the verdict thresholds."""
+
+    numeric: DriftMethod = "ks"
+    categorical: DriftMethod = "chi_square"
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+
+
+class GateConfig(_Strict):
+    """A named check, e.g. ``{name: recall floor, check: "recall >= 0.7"}``."""
+
+    name: str | None = None
+    check: str
+
+    @field_validator("check")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a gate needs an expression such as 'f1 >= 0.8'")
+        return value
+
+
+class ValidationConfig(_Strict):
+    """Everything `accuguard validate` reads from ``--config``."""
+
+    task: Task | None = None
+    positive_label: str | int | bool | None = None
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    decision_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    margin: Annotated[float, Field(ge=0)] = 0.01
+    segments: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnConfig] = Field(default_factory=dict)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    gates: list[GateConfig] = Field(default_factory=list)
+    exact_limit: Annotated[int, Field(ge=1000)] = 10_000_000
+    seed: int = 0
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gate_strings(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"check": g} if isinstance(g, str) else g for g in value]
+        return value
+
+
+def load_config(path: str | Path | None) -> ValidationConfig:
+    """Read and validate a YAML config; ``None`` gives the defaults.
+
+    Raises :class:`~accuguard.errors.ConfigError` naming the file and field.
+    """
+    if path is None:
+        return ValidationConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return ValidationConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{loc}: {msg}{shown}")
+    return "; ".join(lines)
