@@ -46,6 +46,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "rollout": ("group", "accuguard.rollout.cli:app"),
     "audit": ("group", "accuguard.audit.cli:app"),
     "token": ("group", "accuguard.auth.cli:app"),
+    "monitor": ("group", "accuguard.monitor.cli:app"),
 }
 
 

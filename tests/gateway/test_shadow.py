@@ -88,8 +88,11 @@ def test_a_sleeping_shadow_changes_neither_the_answer_nor_its_latency(app, capsy
     dropped = metric(client, "accuguard_shadow_dropped_total", deployment="sleepy")
     assert dropped > 0
     wait_for(lambda: len(sink.by_variant("sleepy")) == len(rows) - dropped)
+    # every mirrored row is either scored or (a machine under load) timed out: none lost
     scored = metric(client, "accuguard_shadow_rows_total", deployment="sleepy")
-    assert scored == len(rows) - dropped
+    failed = metric(client, "accuguard_shadow_errors_total", deployment="sleepy")
+    assert scored + failed == len(rows) - dropped
+    assert scored > 0
 
 
 def test_shadow_records_share_the_request_id_and_come_after_the_champion(app):

@@ -154,6 +154,17 @@ class ControllerConfig(_Strict):
         return self
 
 
+class MonitoringConfig(_Strict):
+    """The champion monitors run by ``accuguard serve`` (docs/monitoring.md).
+
+    ``files``: monitor YAML files (relative paths: from the gateway config's folder);
+    ``interval_s``: seconds between two checks of every monitor.
+    """
+
+    files: list[Path] = Field(default_factory=list)
+    interval_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+
+
 class DeploymentConfig(_Strict):
     """A named endpoint: the champion (an alias of ``model``) and its challengers."""
 
@@ -215,6 +226,7 @@ class GatewayConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     deployments: dict[str, DeploymentConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -258,12 +270,35 @@ def load_gateway_config(
             node = child
         node[leaf] = value
     try:
-        return GatewayConfig.model_validate(raw)
+        config = GatewayConfig.model_validate(raw)
     except ValidationError as exc:
         message = format_validation_error(exc).replace(": Value error, ", ": ")
         if used:
             message += f" (environment overrides in effect: {', '.join(used)})"
         raise ConfigError(f"{where}: {message}") from None
+    if path is not None and config.monitoring.files:
+        base = Path(path).resolve().parent
+        files = [f if f.is_absolute() else base / f for f in config.monitoring.files]
+        config = config.model_copy(
+            update={"monitoring": config.monitoring.model_copy(update={"files": files})}
+        )
+    _check_monitors(config, where)
+    return config
+
+
+def _check_monitors(config: GatewayConfig, where: str) -> None:
+    """Read every monitor file now, so a bad one stops ``serve`` before it starts."""
+    if not config.monitoring.files:
+        return
+    from accuguard.monitor.runner import load_monitor_files
+
+    for monitor in load_monitor_files(config.monitoring.files):
+        if monitor.deployment not in config.deployments:
+            raise ConfigError(
+                f"{where}: monitoring.files: a monitor watches deployment "
+                f"{monitor.deployment!r}, which is not in deployments "
+                f"({', '.join(sorted(config.deployments)) or 'none'})"
+            )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from accuguard.rollout.traffic import TrafficSync
 
 if TYPE_CHECKING:
     from accuguard.gateway.reload import Reloader
+    from accuguard.monitor.runner import MonitorRunner
 
 log = logging.getLogger("accuguard.rollout")
 
@@ -52,6 +53,7 @@ class RolloutService:
         self.sync = TrafficSync(engine, reloader, config.controller.traffic_poll_s)
         self._client = registry_client
         self._controller: Controller | None = None
+        self.monitors: MonitorRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -90,6 +92,29 @@ class RolloutService:
             self._tasks.append(loop.create_task(self.sync.run()))
         if cfg.enabled:
             self._tasks.append(loop.create_task(self._control(cfg.interval_s)))
+        if self.config.monitoring.files:
+            self.monitors = self._make_monitors()
+            self._tasks.append(loop.create_task(self.monitors.run()))
+
+    def _make_monitors(self) -> MonitorRunner:
+        from accuguard.monitor.runner import MonitorRunner, load_monitor_files
+
+        settings = self.config.monitoring
+        return MonitorRunner(
+            self.engine,
+            load_monitor_files(settings.files),
+            interval_s=settings.interval_s,
+            lease_ttl_s=self.config.controller.lease_ttl_s,
+            audit=self.audit,
+            rollback=self._rollback_to_previous,
+        )
+
+    def _rollback_to_previous(self, deployment: str, reason: str, actor: str) -> Any:
+        """A monitor's rollback, on the registered model and alias the deployment serves."""
+        served = self.config.deployments[deployment]
+        return self.controller.rollback_to_previous(
+            deployment, reason, actor, model=served.model, champion_alias=served.champion_alias
+        )
 
     async def _control(self, interval_s: float) -> None:
         while True:
@@ -110,6 +135,9 @@ class RolloutService:
         if self._controller is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._controller.release)
+        if self.monitors is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.monitors.release)
 
 
 def _wait_for_schema(engine: Engine, timeout_s: float = 5.0) -> None:
