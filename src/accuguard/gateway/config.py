@@ -28,13 +28,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from accuguard.configfile import format_validation_error, read_yaml_mapping
 from accuguard.errors import ConfigError
-from accuguard.validate.config import format_validation_error
 
 Mode = Literal["shadow", "canary", "ab"]
 CHAMPION = "champion"
@@ -252,7 +251,7 @@ def load_gateway_config(
     (128, 'sqlite:///accuguard.db')
     """
     env = os.environ if env is None else env
-    raw = _read_yaml(Path(path)) if path is not None else {}
+    raw = read_yaml_mapping(path) if path is not None else {}
     where = str(path) if path is not None else "(no config file)"
     used = []
     for var, dotted in ENV_OVERRIDES.items():
@@ -299,23 +298,3 @@ def _check_monitors(config: GatewayConfig, where: str) -> None:
                 f"{monitor.deployment!r}, which is not in deployments "
                 f"({', '.join(sorted(config.deployments)) or 'none'})"
             )
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    return raw

@@ -25,11 +25,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from accuguard.configfile import format_validation_error, read_yaml_mapping
 from accuguard.errors import ConfigError
-from accuguard.validate.config import format_validation_error
 
 NumericDriftMethod = Literal["ks", "psi", "wasserstein", "jensenshannon"]
 CategoricalDriftMethod = Literal["chi_square", "psi", "jensenshannon"]
@@ -185,19 +184,7 @@ def load_monitor_config(path: str | Path) -> MonitorConfig:
     relative ``reference`` path is resolved against the config file's folder.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path)
     try:
         config = MonitorConfig.model_validate(raw)
     except ValidationError as exc:

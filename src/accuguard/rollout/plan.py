@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from accuguard.configfile import format_validation_error, parse_yaml, read_yaml_mapping
 from accuguard.errors import ConfigError
-from accuguard.validate.config import format_validation_error
 
 Mode = Literal["shadow", "canary"]
 OnInconclusive = Literal["rollback", "promote", "hold"]
@@ -303,13 +302,7 @@ def parse_plan(data: Mapping[str, Any] | None, source: str = "plan") -> Plan:
 
 def plan_from_yaml(text: str, source: str = "plan") -> Plan:
     """Parse and validate a plan from YAML text (e.g. received over HTTP)."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
+    raw = parse_yaml(text, source)
     return parse_plan(raw, source)
 
 
@@ -320,13 +313,8 @@ def load_plan(path: str | Path) -> Plan:
     :class:`~accuguard.errors.ConfigError` naming the file and the field.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: plan file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read plan file ({exc})") from exc
-    plan = plan_from_yaml(text, str(path))
+    raw = read_yaml_mapping(path, "plan")
+    plan = parse_plan(raw or None, str(path))
     if plan.reference is not None and not Path(plan.reference).is_absolute():
         resolved = (path.parent / plan.reference).resolve()
         plan = plan.model_copy(update={"reference": str(resolved)})
