@@ -96,7 +96,7 @@ def transactions(n: int, seed: int, shift: Shift = Shift(), fraud_offset: float 
 
 def feature_matrix(table: pa.Table) -> np.ndarray:
     """Numeric matrix for scikit-learn: one-hot categoricals, the rest as floats."""
-    cols = []
+    cols: list[np.ndarray] = []
     for name in FEATURES:
         values = table.column(name).to_numpy(zero_copy_only=False)
         if name in CATEGORICAL:

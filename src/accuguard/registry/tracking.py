@@ -49,9 +49,10 @@ def log_validation(
             ref = parse_model_uri(model_uri)
             if ref.name:
                 client = MlflowClient()
-                version = (
-                    ref.version or client.get_model_version_by_alias(ref.name, ref.alias).version
-                )
+                version = ref.version
+                if version is None:  # models:/name@alias (the URI has one or the other)
+                    alias = str(ref.alias)
+                    version = client.get_model_version_by_alias(ref.name, alias).version
                 client.set_model_version_tag(ref.name, version, VALIDATION_TAG, verdict)
                 client.set_model_version_tag(ref.name, version, "accuguard.validation_run", run_id)
     except InputError:

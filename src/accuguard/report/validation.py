@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "accuguard.validation/v1"
+SCHEMA_VERSION: Final = "accuguard.validation/v1"
 
 
 class _Model(BaseModel):
