@@ -237,6 +237,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per server")
+    parser.add_argument(
+        "--only-accuguard",
+        action="store_true",
+        help="skip MLflow's server (fast iteration; no ratios are printed)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install it with `apt-get install -y wrk`")
@@ -248,8 +253,10 @@ def main() -> None:
         # MLflow as shipped, and with OpenMP capped at one thread per process (its
         # request threads otherwise oversubscribe the cores with the tree model's
         # OpenMP threads); the ratio is taken against the faster of the two.
-        ml_default = bench_mlflow(uri, args, tmp, row, {})
-        ml_omp1 = bench_mlflow(uri, args, tmp, row, {"OMP_NUM_THREADS": "1"})
+        ml_default = ml_omp1 = None
+        if not args.only_accuguard:
+            ml_default = bench_mlflow(uri, args, tmp, row, {})
+            ml_omp1 = bench_mlflow(uri, args, tmp, row, {"OMP_NUM_THREADS": "1"})
         ag, lost = bench_accuguard(uri, args, tmp, row)
         print(
             f"\n{args.connections} connections, {args.duration} s x {args.repeat} runs each, "
@@ -258,14 +265,17 @@ def main() -> None:
         print(
             f"{'server':<24} {'req/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'errors':>8}"
         )
-        m0 = summary("mlflow models serve", ml_default)
-        m1 = summary("  same, OMP_NUM_THREADS=1", ml_omp1)
-        m = max(m0, m1, key=lambda r: r["rps"])
+        m = None
+        if ml_default is not None and ml_omp1 is not None:
+            m0 = summary("mlflow models serve", ml_default)
+            m1 = summary("  same, OMP_NUM_THREADS=1", ml_omp1)
+            m = max(m0, m1, key=lambda r: r["rps"])
         a = summary("accuguard serve (+shadow, log)", ag)
-        print(
-            f"\nthroughput ratio accuguard/mlflow: {a['rps'] / m['rps']:.1f}x; "
-            f"p99 ratio: {a['p99_us'] / m['p99_us']:.2f}"
-        )
+        if m is not None:
+            print(
+                f"\nthroughput ratio accuguard/mlflow: {a['rps'] / m['rps']:.1f}x; "
+                f"p99 ratio: {a['p99_us'] / m['p99_us']:.2f}"
+            )
         # wrk counts a request only when its answer arrived before the run ended; the
         # requests in flight at that moment (at most one per connection) were served and
         # logged but not counted, so stored may exceed counted by that much, never fall short.

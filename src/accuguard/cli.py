@@ -47,6 +47,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("group", "accuguard.audit.cli:app"),
     "token": ("group", "accuguard.auth.cli:app"),
     "monitor": ("group", "accuguard.monitor.cli:app"),
+    "skew": ("command", "accuguard.skew.cli:skew_command"),
+    "airflow": ("group", "accuguard.integrations.airflow.cli:app"),
 }
 
 

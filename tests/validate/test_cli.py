@@ -127,6 +127,17 @@ def test_zero_row_parquet_exits_2(tmp_path, capsys, pair):
     assert code == 2 and "zero.parquet: current file has no rows" in err
 
 
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_thread_count_exits_2_naming_the_variable(pair, tmp_path, capsys, monkeypatch, value):
+    monkeypatch.setenv("ACCUGUARD_THREADS", value)
+    out = tmp_path / "r.json"
+    code, _, err = run(["validate", "-r", pair[0], "-c", pair[1], "--output", str(out)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert f"ACCUGUARD_THREADS: expected a whole number >= 1; got '{value}'" in err
+    assert not out.exists()
+
+
 def test_usage_error_exits_2(capsys):
     code, _, err = run(["validate", "--reference"], capsys)
     assert code == 2

@@ -165,3 +165,13 @@ def test_package_is_callable_as_accuguard_validate(parquet_pair):
     rep = accuguard.validate(ref, cur)
     assert rep.performance is None
     assert rep.passed is True
+
+
+def test_one_thread_gives_the_same_report_as_the_thread_pool(parquet_pair, monkeypatch):
+    ref, cur = parquet_pair
+    monkeypatch.setenv("ACCUGUARD_THREADS", "3")
+    pooled = validate(ref, cur)
+    monkeypatch.setenv("ACCUGUARD_THREADS", "1")
+    single = validate(ref, cur)
+    assert single.drift.model_dump() == pooled.drift.model_dump()
+    assert single.quality.model_dump() == pooled.quality.model_dump()

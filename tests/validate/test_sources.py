@@ -68,3 +68,20 @@ def test_csv_whose_type_changes_midway_names_the_column(tmp_path, monkeypatch):
         DataError, match=r"mixed\.csv: cannot parse data CSV: column 'n': .*invalid value 'oops'"
     ):
         open_source(path)
+
+
+def test_low_cardinality_strings_come_as_dictionaries_with_the_same_values(tmp_path):
+    import numpy as np
+
+    ids = [f"user-{i:09d}" for i in range(50_000)]
+    levels = np.random.default_rng(0).choice(["a", "b", "c"], 50_000).tolist()
+    pq.write_table(pa.table({"id": ids, "level": levels}), tmp_path / "t.parquet")
+    with open_source(tmp_path / "t.parquet") as source:
+        (plain,) = source.iter_batches(["id", "level"], batch_rows=50_000)
+        (coded,) = source.iter_batches(
+            ["id", "level"], batch_rows=50_000, strings_as_dictionary=True
+        )
+    assert pa.types.is_dictionary(coded.schema.field("level").type)
+    assert pa.types.is_string(coded.schema.field("id").type)  # an identifier stays plain
+    assert coded.column("level").to_pylist() == plain.column("level").to_pylist() == levels
+    assert coded.column("id").to_pylist() == ids

@@ -13,6 +13,11 @@ from starlette.responses import Response
 from accuguard.gateway.validation import RequestError
 
 JSON = "application/json"
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # reused: no per-call setup
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was read."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -21,19 +26,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     Checked twice: against ``Content-Length`` before reading anything, and while
     reading (a chunked body or a lying header cannot get past the limit).
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise RequestError(
-                400,
-                "invalid_header",
-                f"Content-Length is not a number: {declared[:32]!r}",
-                "Content-Length",
-            ) from None
-        if size > limit:
-            raise _too_large(size, limit)
+    check_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
@@ -42,6 +35,41 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_large(total, limit, partial=True)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_asgi_body(receive: Any, declared: str | None, limit: int) -> bytes:
+    """:func:`read_body` on raw ASGI ``receive``; raises :class:`ClientGone` on disconnect."""
+    check_length(declared, limit)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(total, limit, partial=True)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def check_length(declared: str | None, limit: int) -> None:
+    """Refuse a ``Content-Length`` that is not a number (400) or over ``limit`` (413)."""
+    if declared is None:
+        return
+    try:
+        size = int(declared)
+    except ValueError:
+        raise RequestError(
+            400,
+            "invalid_header",
+            f"Content-Length is not a number: {declared[:32]!r}",
+            "Content-Length",
+        ) from None
+    if size > limit:
+        raise _too_large(size, limit)
 
 
 def _too_large(size: int, limit: int, partial: bool = False) -> RequestError:
@@ -62,11 +90,16 @@ def json_response(
     background: BackgroundTask | None = None,
 ) -> Response:
     """A compact JSON response; NaN and infinities become ``null`` (valid JSON)."""
-    try:
-        body = json.dumps(content, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        body = json.dumps(_finite(content), separators=(",", ":"), allow_nan=False)
+    body = json_bytes(content)
     return Response(body, status, headers=headers, media_type=JSON, background=background)
+
+
+def json_bytes(content: Any) -> bytes:
+    """Compact JSON (UTF-8) of ``content``; NaN and infinities become ``null``."""
+    try:
+        return _ENCODER.encode(content).encode()
+    except ValueError:
+        return _ENCODER.encode(_finite(content)).encode()
 
 
 def error_response(exc: RequestError, headers: dict[str, str] | None = None) -> Response:

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 import os
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +40,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accuguard.gateway._http import error_response, json_response, read_body
+from accuguard.gateway._http import JSON, error_response, json_bytes, json_response, read_body
 from accuguard.gateway.batcher import BatcherClosed, BatcherOverloaded
 from accuguard.gateway.config import CHAMPION, GatewayConfig, load_gateway_config
+from accuguard.gateway.fastpath import GatewayApp
 from accuguard.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from accuguard.gateway.models import BatchOutput
 from accuguard.gateway.reload import Reloader
@@ -56,7 +59,7 @@ from accuguard.gateway.validation import (
     predict_payload,
     request_id_from_header,
 )
-from accuguard.privacy import hash_unit, salt_from_env
+from accuguard.privacy import HASH_HEX_CHARS, hash_unit, salt_from_env
 from accuguard.store.records import (
     BusinessEventRecord,
     EventSink,
@@ -66,6 +69,7 @@ from accuguard.store.records import (
 
 log = logging.getLogger("accuguard.gateway")
 CONFIG_ENV = "ACCUGUARD_CONFIG"
+GIL_SWITCH_S = 0.001
 WORKERS_ENV = "ACCUGUARD_WORKERS"
 
 
@@ -90,6 +94,7 @@ class Gateway:
         self.reloader = Reloader(
             config, self.metrics, self.tracing, config_path=config_path, client=registry_client
         )
+        self.reloader.callers = lambda: self.in_flight  # batches go once every caller queued
         self._given_sink = sink
         self.sink: EventSink | None = sink
         self.shadows: ShadowRunner | None = None
@@ -99,6 +104,7 @@ class Gateway:
             )
         else:
             self._salt = None
+        self._hash_unit = _unit_hasher(self._salt) if self._salt is not None else str
         self._admin_token = (
             admin_token if admin_token is not None else os.environ.get(config.admin_token_env, "")
         )
@@ -115,6 +121,9 @@ class Gateway:
 
     async def start(self) -> None:
         """Open the event log, then load the models in the background (see ``/readyz``)."""
+        # the event loop waits at most this long for the GIL held by a model or event-log
+        # thread (Python's default, 5 ms, shows in the tail latency)
+        sys.setswitchinterval(GIL_SWITCH_S)
         if self.config.mlflow_tracking_uri:
             import mlflow
 
@@ -122,6 +131,11 @@ class Gateway:
         if self.sink is None:
             self.sink = _open_writer(self.config, self._workers)
         self.metrics.watch_sink(self.sink.stats)
+        self.metrics.ready.set_function(lambda: 0.0 if self.not_ready() else 1.0)
+        if self.rollouts is not None:  # monitor and rollout gauges (quality_metrics.py)
+            from accuguard.gateway.quality_metrics import watch_quality
+
+            watch_quality(self.metrics.registry, self.rollouts)
         self.shadows = ShadowRunner(self.metrics, self.sink, self.config.shadow_max_in_flight)
         self._idle.set()
         if self.rollouts is not None:  # reads the active rollouts before the first load
@@ -179,28 +193,61 @@ class Gateway:
     # -- predict -----------------------------------------------------------------
 
     async def predict(self, request: Request) -> Response:
-        """``POST /v1/deployments/{name}/predict``."""
+        """``POST /v1/deployments/{name}/predict`` (the Starlette route; see ``fastpath``)."""
+        headers = request.headers
+        limit = self.config.limits.max_body_bytes
+        status, body, extra, mirror = await self.answer_predict(
+            request.path_params["name"],
+            lambda: read_body(request, limit),
+            headers.get("x-unit-id"),
+            headers.get("x-request-id"),
+        )
+        background = BackgroundTask(self._mirror, *mirror) if mirror is not None else None
+        return Response(body, status, headers=extra, media_type=JSON, background=background)
+
+    async def answer_predict(
+        self,
+        name: str,
+        read: Callable[[], Awaitable[bytes]],
+        unit_header: str | None,
+        id_header: str | None,
+    ) -> tuple[int, bytes, dict[str, str] | None, tuple[Any, ...] | None]:
+        """A prediction's answer: status, JSON body, extra headers, and the arguments of
+        :meth:`ShadowRunner.mirror` to call once the answer is sent (None: no shadow).
+
+        ``read`` reads the request body (bounded); the headers are ``X-Unit-Id`` and
+        ``X-Request-Id``.
+        """
         t0 = time.perf_counter()
-        name = request.path_params["name"]
         self._enter()
         try:
-            return await self._predict(request, name, t0)
+            return await self._predict(name, read, unit_header, id_header, t0)
         except RequestError as exc:
             self.metrics.errors.labels(name, exc.code).inc()
             headers = {"Retry-After": "1"} if exc.status == 503 else None
-            return error_response(exc, headers)
+            return exc.status, json_bytes(exc.body()), headers, None
         finally:
             self._leave()
 
-    async def _predict(self, request: Request, name: str, t0: float) -> Response:
+    def mirror_now(self, mirror: tuple[Any, ...]) -> None:
+        """Start the shadow calls of an answer already sent (see :meth:`answer_predict`)."""
+        if self.shadows is not None and not self.draining:
+            self.shadows.mirror(*mirror)
+
+    async def _predict(
+        self,
+        name: str,
+        read: Callable[[], Awaitable[bytes]],
+        unit_header: str | None,
+        id_header: str | None,
+        t0: float,
+    ) -> tuple[int, bytes, dict[str, str] | None, tuple[Any, ...] | None]:
         if self.draining:
             raise RequestError(503, "shutting_down", "the gateway is shutting down; retry")
         self._deployment(name)  # 404 before reading the body
-        body = await read_body(request, self.config.limits.max_body_bytes)
-        payload = parse_json(body)
-        headers = request.headers
-        raw_rows, unit, where = predict_payload(payload, headers.get("x-unit-id"))
-        request_id = request_id_from_header(headers.get("x-request-id")) or uuid.uuid4().hex
+        payload = parse_json(await read())
+        raw_rows, unit, where = predict_payload(payload, unit_header)
+        request_id = request_id_from_header(id_header) or uuid.uuid4().hex
         state = self._deployment(name)
         handle = state.champion.model.handle
         rows = check_rows(
@@ -260,10 +307,18 @@ class Gateway:
     async def _score(
         self, name: str, variant: Variant, rows: list[dict[str, Any]]
     ) -> tuple[BatchOutput, Variant]:
+        loop = asyncio.get_running_loop()
         for attempt in (0, 1):
             try:
-                async with asyncio.timeout(variant.timeout_s):
-                    return await variant.model.batcher.submit(rows), variant
+                future = variant.model.batcher.enqueue(rows)
+                # a timer on the future, cheaper than asyncio.timeout: on expiry the
+                # future fails with TimeoutError and the batcher skips the rows if not
+                # already in a model call
+                timer = loop.call_later(variant.timeout_s, _expire, future)
+                try:
+                    return await future, variant
+                finally:
+                    timer.cancel()
             except BatcherClosed:  # retired by a reload just now: use what serves now
                 state = self._deployment(name)
                 fresh = (
@@ -288,11 +343,11 @@ class Gateway:
         mode: str,
         assigned: str,
         error: str | None,
-    ) -> Response:
+    ) -> tuple[int, bytes, dict[str, str] | None, tuple[Any, ...] | None]:
         latency = time.perf_counter() - t0
         n = len(rows)
         row_ids = [request_id] if n == 1 else [f"{request_id}:{i}" for i in range(n)]
-        unit_hash = hash_unit(unit, self._salt) if self._salt is not None else unit
+        unit_hash = self._hash_unit(unit) if self._salt is not None else unit
         now = time.time()
         scores = out.scores
         latency_ms = latency * 1000
@@ -327,19 +382,16 @@ class Gateway:
         if scores is not None:
             content["scores"] = scores
         state = self.reloader.deployments.get(name)
-        background = None
+        mirror = None
         if state is not None and state.shadows:
             mirrored = [state.shadows[s] for s in state.router.shadows(unit) if s in state.shadows]
             if mirrored:
                 labels = out.labels if served.mode == CHAMPION else None
-                background = BackgroundTask(
-                    self._mirror, name, mirrored, rows, row_ids, labels, unit_hash
-                )
-        return json_response(content, background=background)
+                mirror = (name, mirrored, rows, row_ids, labels, unit_hash)
+        return 200, json_bytes(content), None, mirror
 
     async def _mirror(self, *args: Any) -> None:
-        if self.shadows is not None and not self.draining:
-            self.shadows.mirror(*args)
+        self.mirror_now(args)
 
     # -- feedback, events --------------------------------------------------------
 
@@ -394,8 +446,8 @@ class Gateway:
         """``GET /healthz``: the process answers."""
         return json_response({"status": "alive"})
 
-    async def readyz(self, request: Request) -> Response:
-        """``GET /readyz``: 200 when every deployment is loaded and the event log is ready."""
+    def not_ready(self) -> list[str]:
+        """Why the gateway is not ready (empty when ready); also ``accuguard_ready``."""
         reasons = []
         if self.draining:
             reasons.append("shutting down")
@@ -405,8 +457,12 @@ class Gateway:
                 reasons.append(f"deployment {name}: {why}")
         if self.sink is None or not self.sink.ready():
             reasons.append("event log not ready (starting, or store down and spool unwritable)")
+        return reasons
+
+    async def readyz(self, request: Request) -> Response:
+        """``GET /readyz``: 200 when every deployment is loaded and the event log is ready."""
+        reasons = self.not_ready()
         ready = not reasons
-        self.metrics.ready.set(1 if ready else 0)
         deployments = {n: _serving(s) for n, s in self.reloader.deployments.items()}
         body = {
             "ready": ready,
@@ -454,6 +510,26 @@ class Gateway:
                 RequestError(403, "forbidden", "the token is not valid", "Authorization")
             )
         return None
+
+
+def _unit_hasher(salt: str | bytes) -> Callable[[str], str]:
+    """:func:`~accuguard.privacy.hash_unit` with the salt fixed: the keyed HMAC state is
+    built once and copied per call (same hash, without re-keying every request)."""
+    key = salt.encode() if isinstance(salt, str) else salt
+    hash_unit("", key)  # an empty salt raises here, as hash_unit does
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def hashed(unit_id: str) -> str:
+        mac = keyed.copy()
+        mac.update(unit_id.encode())
+        return mac.hexdigest()[:HASH_HEX_CHARS]
+
+    return hashed
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _serving(state: DeploymentState) -> dict[str, dict[str, str]]:
@@ -554,6 +630,8 @@ def create_app(
         store_engine=store_engine,
     )
 
+    from accuguard.dashboard import dashboard_routes
+    from accuguard.integrations.kubernetes import routes as kubernetes_routes
     from accuguard.rollout.api import rollout_routes
 
     @contextlib.asynccontextmanager
@@ -573,8 +651,11 @@ def create_app(
         Route("/readyz", gateway.readyz, methods=["GET"]),
         Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
         *rollout_routes(gateway),
+        *dashboard_routes(gateway),  # /ui (docs/dashboard.md)
+        *kubernetes_routes(gateway),  # Argo Rollouts analysis, Flagger webhooks
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = GatewayApp(routes=routes, lifespan=lifespan)  # Starlette + the predict hot path
+    app.gateway = gateway
     app.state.gateway = gateway
     return app
 

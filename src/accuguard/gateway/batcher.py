@@ -8,7 +8,9 @@ it pays to wait a little and score many requests together. Each model has one
 - A collector task takes the queued requests as one batch when ``max_batch_size`` rows
   are waiting, or ``max_wait_ms`` after the oldest one arrived, whichever is first
   (while the model is busy with a batch, the next one fills up: waiting costs nothing
-  then).
+  then). With a ``callers`` count (the gateway passes its requests in flight), the
+  batch also goes at once when every caller is already queued: waiting could not
+  grow it, only delay it.
 - The model runs in the batcher's own worker thread (a daemon, so a model that hangs
   never blocks the process from exiting), never on the event loop.
 - Each caller gets its own slice of the output. When a batch of several requests
@@ -67,6 +69,18 @@ class ModelWorker:
         self._jobs.put((future, fn, args))
         return future
 
+    def run_async(
+        self, loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        """Run ``fn(*args)`` in the worker thread; ``loop``'s future holds its result.
+
+        Cheaper than ``asyncio.wrap_future(submit(...))``: one thread-safe callback and
+        no intermediate future. Cancelling the future does not stop a call that runs.
+        """
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((None, _call_into, (loop, future, fn, args)))
+        return future
+
     def close(self) -> None:
         """Stop after the calls already submitted (does not wait)."""
         self._jobs.put(None)
@@ -79,6 +93,9 @@ class ModelWorker:
             if job is None:
                 return
             future, fn, args = job
+            if future is None:  # run_async: the call reports to its loop itself
+                fn(*args)
+                continue
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -87,6 +104,32 @@ class ModelWorker:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+
+
+def _call_into(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> None:
+    try:
+        result = fn(*args)
+    except BaseException as exc:
+        outcome: tuple[Any, BaseException | None] = (None, exc)
+    else:
+        outcome = (result, None)
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it any more
+        loop.call_soon_threadsafe(_settle, future, outcome)
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[Any, BaseException | None]) -> None:
+    if future.done():  # cancelled by its caller meanwhile
+        return
+    result, exc = outcome
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 def _limit_native_threads(n: int) -> None:
@@ -129,6 +172,7 @@ class MicroBatcher:
         model_threads: int | None = 1,
         observe: BatchObserver | None = None,
         isolate_errors: bool = True,
+        callers: Callable[[], int] | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
@@ -143,6 +187,7 @@ class MicroBatcher:
         self._max_queue = max_queue
         self._observe = observe
         self._isolate = isolate_errors
+        self._callers = callers
         self._worker = ModelWorker(f"accuguard-model-{name}", model_threads)
         self._items: deque[_Item] = deque()
         self._queued_rows = 0
@@ -165,6 +210,14 @@ class MicroBatcher:
         when the queue is full, and whatever the model raised for this request.
         The rows are queued before the first ``await``.
         """
+        return await self.enqueue(rows)
+
+    def enqueue(self, rows: Rows) -> asyncio.Future[BatchOutput]:
+        """Queue ``rows`` now and return the future of their output (see :meth:`submit`).
+
+        Call it on the event loop. A caller that gives up cancels the future (or sets
+        its exception): rows not yet in a model call are then skipped.
+        """
         if self._closing:
             raise BatcherClosed(f"model {self.name} is closed")
         n = len(rows)
@@ -184,8 +237,19 @@ class MicroBatcher:
         self._items.append(item)
         self._queued_rows += n
         self.pending += 1
-        self._wake.set()
-        return await item.future
+        # wake the collector only when it has something new to decide: its first item,
+        # a full batch, or every caller queued (else it sleeps until the deadline)
+        if (
+            len(self._items) == 1
+            or self._queued_rows >= self._max_batch
+            or self._all_callers_queued()
+        ):
+            self._wake.set()
+        return item.future
+
+    def _all_callers_queued(self) -> bool:
+        callers = self._callers
+        return callers is not None and len(self._items) >= callers()
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -199,7 +263,11 @@ class MicroBatcher:
                 await wake.wait()
                 continue
             deadline = self._items[0].arrived + self._max_wait
-            while self._queued_rows < self._max_batch and not self._closing:
+            while (
+                self._queued_rows < self._max_batch
+                and not self._closing
+                and not self._all_callers_queued()
+            ):
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
@@ -231,7 +299,8 @@ class MicroBatcher:
         for it in live:
             rows.extend(it.rows)
         try:
-            out = await asyncio.wrap_future(self._worker.submit(self._call, rows))
+            loop = asyncio.get_running_loop()
+            out = await self._worker.run_async(loop, self._call, rows)
         except asyncio.CancelledError:  # close() gave up on a call that hangs
             for it in live:
                 if not it.future.done():

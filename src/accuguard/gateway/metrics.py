@@ -19,7 +19,11 @@ never share counters. Names and labels:
 - ``accuguard_event_queue_depth``, ``accuguard_event_spool_bytes`` and
   ``accuguard_event_log{stat}`` (every number of ``sink.stats()``), read at scrape time;
 - ``accuguard_model_info{deployment, variant, mode, model, model_version}`` = 1 for
-  what serves now, ``accuguard_reloads_total{result}``, ``accuguard_ready``.
+  what serves now, ``accuguard_reloads_total{result}``, ``accuguard_ready`` (evaluated
+  at scrape time: 1 when ``/readyz`` would answer 200).
+
+With an event-log database the monitors' and rollouts' gauges join the same registry
+(``accuguard_monitor_*``, ``accuguard_rollout_*``: :mod:`accuguard.gateway.quality_metrics`).
 """
 
 from __future__ import annotations
@@ -163,6 +167,7 @@ class GatewayMetrics:
         self.events = Counter("accuguard_business_events", "Business events accepted", registry=r)
         self._served: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
         self._shadow_counts: dict[tuple[str, str], list[int]] = {}
+        self._shadow_children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
     def watch_sink(self, stats: Callable[[], dict[str, float]]) -> None:
         """Report ``stats()`` (the event sink's) at every scrape."""
@@ -200,13 +205,21 @@ class GatewayMetrics:
         self, deployment: str, shadow: str, version: str, rows: int, disagreements: int
     ) -> None:
         """Count ``rows`` shadow rows of which ``disagreements`` differ from the champion."""
-        self.shadow_rows.labels(deployment, shadow, version).inc(rows)
-        self.shadow_disagreements.labels(deployment, shadow, version).inc(disagreements)
+        key = (deployment, shadow, version)
+        children = self._shadow_children.get(key)
+        if children is None:  # label lookups are slow: keep the labelled children
+            children = self._shadow_children[key] = (
+                self.shadow_rows.labels(*key),
+                self.shadow_disagreements.labels(*key),
+                self.shadow_disagreement_ratio.labels(deployment, shadow),
+            )
+        children[0].inc(rows)
+        children[1].inc(disagreements)
         counts = self._shadow_counts.setdefault((deployment, shadow), [0, 0])
         counts[0] += rows
         counts[1] += disagreements
         if counts[0]:
-            self.shadow_disagreement_ratio.labels(deployment, shadow).set(counts[1] / counts[0])
+            children[2].set(counts[1] / counts[0])
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -25,11 +25,15 @@ from typing import Any
 import numpy as np
 
 from accuguard.errors import AccuguardError
+from accuguard.gateway.compiled import Scorer, compile_trees, probe_rows, same_output
 
 log = logging.getLogger("accuguard.gateway")
 
 NUMERIC_TYPES = frozenset({"double", "float", "long", "integer", "boolean"})
 FLOAT_TYPES = frozenset({"double", "float"})
+#: batches up to this many rows use the compiled trees (larger ones: the estimator,
+#: whose per-tree cost is spread over more rows)
+COMPILED_MAX_ROWS = 32
 
 
 class ModelLoadError(AccuguardError):
@@ -86,6 +90,9 @@ class ModelHandle:
         # Set by warm_up when a copy of the estimator without feature names gives the same
         # output on plain arrays: saves building a DataFrame per batch (~0.8 ms for 8 rows).
         self._array_estimator: Any = None
+        # Set by warm_up for gradient-boosted trees when the compiled scorer gives
+        # bit-for-bit the estimator's output (compiled.py): ~4x cheaper on small batches.
+        self._compiled: Scorer | None = None
 
     @property
     def fast_path(self) -> bool:
@@ -116,6 +123,8 @@ class ModelHandle:
         data: Any
         if self._numeric:
             data = np.array([[r[c] for c in order] for r in rows], dtype=np.float64)
+            if self._compiled is not None and len(rows) <= COMPILED_MAX_ROWS:
+                return self._output(est, self._compiled(data), len(rows))
             if self._array_estimator is not None:
                 est = self._array_estimator
             elif self._named:
@@ -125,13 +134,20 @@ class ModelHandle:
         else:
             data = self._frame(rows, order)
         if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
-            proba = np.asarray(est.predict_proba(data), dtype=np.float64)
+            return self._output(est, est.predict_proba(data), len(rows))
+        return self._output(est, est.predict(data), len(rows))
+
+    @staticmethod
+    def _output(est: Any, result: Any, n: int) -> BatchOutput:
+        """Labels and scores from ``predict_proba`` (classifiers) or ``predict`` output."""
+        if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
+            proba = np.asarray(result, dtype=np.float64)
             classes = np.asarray(est.classes_)
             labels = classes[np.argmax(proba, axis=1)].tolist()
             scores = proba[:, 1].tolist() if proba.shape[1] == 2 else None
-            return _checked(BatchOutput(labels, scores), len(rows))
-        out = np.asarray(est.predict(data))
-        return _checked(BatchOutput(out.reshape(len(rows), -1)[:, 0].tolist(), None), len(rows))
+            return _checked(BatchOutput(labels, scores), n)
+        out = np.asarray(result)
+        return _checked(BatchOutput(out.reshape(n, -1)[:, 0].tolist(), None), n)
 
     def _predict_pyfunc(self, rows: Sequence[Mapping[str, Any]]) -> BatchOutput:
         order = [c.name for c in self.columns] if self.columns is not None else None
@@ -180,6 +196,29 @@ class ModelHandle:
             log.warning("warm-up of %s failed: %s", self.uri, exc)
             return
         self._array_estimator = self._array_twin(rows, expected)
+        self._compiled = self._compile(rows)
+
+    def _compile(self, rows: list[dict[str, Any]]) -> Scorer | None:
+        """The compiled scorer of the estimator, if it matches it exactly (else None)."""
+        if not self._numeric or self._order is None:
+            return None
+        scorer = compile_trees(self.estimator)
+        if scorer is None:
+            return None
+        try:
+            example = np.array([[r[c] for c in self._order] for r in rows], dtype=np.float64)
+            probe = probe_rows(self.estimator, example)
+        except Exception:  # missing values in the example, odd trees: keep the estimator
+            return None
+        reference = self._array_estimator
+        data: Any = probe
+        if reference is None:
+            reference = self.estimator
+            if self._named:
+                import pandas as pd
+
+                data = pd.DataFrame(probe, columns=self._order)
+        return scorer if same_output(scorer, reference, probe, data) else None
 
     def _array_twin(self, rows: list[dict[str, Any]], expected: BatchOutput) -> Any:
         """A shallow copy of the estimator that takes arrays in ``self._order``, or None.

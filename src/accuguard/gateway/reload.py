@@ -100,6 +100,8 @@ class Reloader:
         self.loaded_once = False
         #: applied to the config before each build (rollouts add their challenger)
         self.overlay: Callable[[GatewayConfig], GatewayConfig] | None = None
+        #: requests that may still queue rows (the gateway's in flight), for the batchers
+        self.callers: Callable[[], int] | None = None
 
     def _registry_client(self) -> Any:
         if self._client is None:
@@ -211,6 +213,7 @@ class Reloader:
             max_queue=b.max_queue,
             model_threads=b.model_threads,
             observe=self._metrics.batch_observer(model, version),
+            callers=self.callers,
         )
         loaded = LoadedModel(handle, batcher)
         self._pool[key] = loaded

@@ -17,7 +17,6 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats as sps
 
 from accuguard.profile.numeric import DEFAULT_EXACT_LIMIT, NumericColumnProfile
 from accuguard.stats import quality
@@ -177,6 +176,8 @@ def _numeric_drift(
         rs, cs = ref.summary(), cur.summary()
         d, p = ks_from_sketches(rs, cs)
         (rv, rw), (cv, cw) = rs.items(), cs.items()
+        from scipy import stats as sps  # imported on first use: slow to import
+
         w1 = float(sps.wasserstein_distance(rv, cv, rw, cw))
         edges = np.unique(ref.quantiles(np.arange(1, PSI_BINS) / PSI_BINS))
         r_bins = np.diff(ref.rank(edges), prepend=0.0, append=float(ref.count))

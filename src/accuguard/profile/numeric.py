@@ -43,7 +43,7 @@ _MALLOC_TRIM = _malloc_trim()
 _TRIM_BYTES = 64 << 20
 
 
-def _return_free_memory() -> None:
+def return_free_memory() -> None:
     """Give freed heap pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
 
     The chunk copies are a few MB each, so glibc serves them from its heap and keeps their
@@ -53,6 +53,17 @@ def _return_free_memory() -> None:
     """
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+def _sum_of_squares(dev: FloatArray) -> float:
+    """``sum(dev**2)`` by pairwise summation, overwriting ``dev``.
+
+    Not ``np.dot``/``np.vecdot``: those call multi-threaded OpenBLAS, whose threads spin
+    against the profiling threads (tens of ms per call on a busy 2-core machine instead of
+    a fraction of one) and whose result depends on the BLAS thread count.
+    """
+    np.square(dev, out=dev)
+    return float(np.sum(dev))
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,9 @@ class NumericColumnProfile:
         """Profile a 1-D array of numbers (NaN and ±inf are counted, not kept).
 
         ``nulls`` adds missing entries that are not in ``values`` (Arrow nulls). The finite
-        values are copied and sorted (each chunk is a sorted run, so :meth:`sorted_values`
-        only merges runs) unless ``copy=False`` (safe only for read-only buffers).
+        values are copied (not sorted: :meth:`sorted_values` sorts all chunks at once, which
+        is cheaper than sorting each and merging) unless ``copy=False`` (safe only for
+        read-only buffers).
         """
         if exact_limit < 0:
             raise ValueError(f"exact_limit must be >= 0; got {exact_limit}")
@@ -153,20 +165,23 @@ class NumericColumnProfile:
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"values must be 1-D; got shape {x.shape}")
-        finite = np.isfinite(x)
-        if bool(finite.all()):
-            kept, nans, pos_inf, neg_inf = (np.sort(x) if copy else x), 0, 0, 0
+        lo = hi = mean = m2 = math.nan
+        if x.size:  # NaN propagates through min and max: both finite means all finite
+            lo, hi = float(x.min()), float(x.max())
+        if not x.size or (math.isfinite(lo) and math.isfinite(hi)):
+            kept, nans, pos_inf, neg_inf = (x.copy() if copy else x), 0, 0, 0
         else:
-            kept = np.sort(x[finite])
+            kept = x[np.isfinite(x)]
             nans = int(np.count_nonzero(np.isnan(x)))
             pos_inf = int(np.count_nonzero(x == np.inf))
             neg_inf = int(np.count_nonzero(x == -np.inf))
+            lo = hi = math.nan
+            if kept.size:
+                lo, hi = float(kept.min()), float(kept.max())
         n = int(kept.size)
-        lo = hi = mean = m2 = math.nan
         if n:
-            lo, hi, mean = float(kept.min()), float(kept.max()), float(kept.mean())
-            dev = kept - mean
-            m2 = float(np.vecdot(dev, dev))  # np.dot goes through threaded BLAS: slow here
+            mean = float(kept.mean())
+            m2 = _sum_of_squares(kept - mean)
         exact = n <= exact_limit
         return cls(
             rows=int(x.size) + nulls,
@@ -277,10 +292,11 @@ class NumericColumnProfile:
         """All finite values, sorted (computed once, then cached; thread-safe).
 
         The chunks are copied one by one into a single array, each released as soon as it
-        is copied, and that array is sorted in place: peak memory is the values plus one
-        chunk, not twice the values. The profile then holds the sorted array instead of the
-        chunks (the same multiset). Raises ``ValueError`` when the profile holds a sketch
-        instead of exact values.
+        is copied, and that array is sorted in place (NumPy's SIMD quicksort: equal values
+        compare equal, so a stable sort would give the same statistics): peak memory is the
+        values plus one chunk, not twice the values. The profile then holds the sorted array
+        instead of the chunks (the same multiset). Raises ``ValueError`` when the profile
+        holds a sketch instead of exact values.
         """
         if self.sketch is not None:
             raise ValueError(
@@ -300,8 +316,8 @@ class NumericColumnProfile:
                     chunks[i] = cached[:0]  # drop the reference: the chunk can be freed now
                 del chunks
                 if cached.nbytes >= _TRIM_BYTES:
-                    _return_free_memory()
-                cached.sort(kind="stable")  # timsort: merges the chunks' sorted runs
+                    return_free_memory()
+                cached.sort()
                 object.__setattr__(self, "values", (cached,) if cached.size else ())
                 self._cache["sorted"] = cached
             return cached

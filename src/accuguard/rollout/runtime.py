@@ -24,6 +24,7 @@ from accuguard.auth import TokenStore
 from accuguard.gateway.config import GatewayConfig
 from accuguard.rollout.controller import Controller
 from accuguard.rollout.traffic import TrafficSync
+from accuguard.rollout.watch import RolloutWatch
 
 if TYPE_CHECKING:
     from accuguard.gateway.reload import Reloader
@@ -54,6 +55,7 @@ class RolloutService:
         self._client = registry_client
         self._controller: Controller | None = None
         self.monitors: MonitorRunner | None = None
+        self.watch = RolloutWatch(engine, lambda: list(config.deployments))  # for /metrics
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -92,6 +94,7 @@ class RolloutService:
             self._tasks.append(loop.create_task(self.sync.run()))
         if cfg.enabled:
             self._tasks.append(loop.create_task(self._control(cfg.interval_s)))
+        self._tasks.append(loop.create_task(self.watch.run(cfg.interval_s)))
         if self.config.monitoring.files:
             self.monitors = self._make_monitors()
             self._tasks.append(loop.create_task(self.monitors.run()))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaln, smirnov
 
 SCIPY_MAX_N = 20_000  # below this SciPy's own loop is fast enough and used as is
 SCIPY_ASYMPTOTIC_N = 1_000_000  # above this SciPy switches to an asymptotic series itself
@@ -28,9 +27,12 @@ SCIPY_ASYMPTOTIC_N = 1_000_000  # above this SciPy switches to an asymptotic ser
 def smirnov_sf(n: int, x: float) -> float:
     """``P(D_n^+ >= x)``, equal to ``scipy.special.smirnov(n, x)``.
 
+    >>> from scipy.special import smirnov
     >>> round(smirnov_sf(1_000_000, 0.001), 6) == round(float(smirnov(1_000_000, 0.001)), 6)
     True
     """
+    from scipy.special import gammaln, smirnov  # imported on first use: slow to import
+
     if n <= SCIPY_MAX_N or n > SCIPY_ASYMPTOTIC_N or not 0.0 < x < 1.0:
         return float(smirnov(n, x))
     j = np.arange(0, math.floor(n * (1.0 - x)) + 1, dtype=np.float64)

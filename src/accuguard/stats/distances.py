@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import rel_entr
 
 from accuguard.stats.ecdf import ecdf_distances
 
@@ -278,6 +277,8 @@ def jensen_shannon(
     p = r / r.sum()
     q = c / c.sum()
     m = (p + q) / 2.0
+    from scipy.special import rel_entr  # imported on first use: scipy is slow to import
+
     js = float(np.sum(rel_entr(p, m)) + np.sum(rel_entr(q, m)))
     return math.sqrt(max(js, 0.0) / 2.0)
 

@@ -36,11 +36,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from accuguard.stats._smirnov import smirnov_sf
 from accuguard.stats.distances import (
@@ -53,11 +52,25 @@ from accuguard.stats.distances import (
     wasserstein_normed,
 )
 from accuguard.stats.ecdf import check_sorted_sample, ecdf_distances
+from accuguard.stats.lazy_scipy import scipy_stats
 
-try:  # exact small-sample KS p-value, the same routine ks_2samp calls (it warns; this doesn't)
-    from scipy.stats._stats_py import _attempt_exact_2kssamp
-except ImportError:  # pragma: no cover - scipy moved its private helper
-    _attempt_exact_2kssamp = None
+_NOT_LOADED: Any = object()
+# exact small-sample KS p-value, the same routine ks_2samp calls (it warns; this doesn't);
+# loaded on first use by _exact_ks(), None if scipy moved its private helper
+_attempt_exact_2kssamp: Any = _NOT_LOADED
+
+
+def _exact_ks() -> Any:
+    global _attempt_exact_2kssamp
+    if _attempt_exact_2kssamp is _NOT_LOADED:
+        scipy_stats()
+        try:
+            from scipy.stats._stats_py import _attempt_exact_2kssamp as helper
+        except ImportError:  # pragma: no cover - scipy moved its private helper
+            helper = None
+        _attempt_exact_2kssamp = helper
+    return _attempt_exact_2kssamp
+
 
 FloatArray = npt.NDArray[np.float64]
 KS_EXACT_MAX_N = 10_000  # scipy's MAX_AUTO_N: exact p-value when max(n, m) <= this
@@ -186,8 +199,9 @@ def ks_pvalue(d: float, n: int, m: int) -> tuple[float, float]:
     """
     if n < 1 or m < 1:
         raise ValueError(f"sample sizes must be >= 1; got n={n}, m={m}")
-    if max(n, m) <= KS_EXACT_MAX_N and _attempt_exact_2kssamp is not None:
-        success, d_lattice, prob = _attempt_exact_2kssamp(n, m, math.gcd(n, m), d, "two-sided")
+    exact = _exact_ks() if max(n, m) <= KS_EXACT_MAX_N else None
+    if exact is not None:
+        success, d_lattice, prob = exact(n, m, math.gcd(n, m), d, "two-sided")
         d = float(d_lattice)
         if success:
             return d, float(np.clip(prob, 0.0, 1.0))
@@ -208,13 +222,14 @@ def kstwo_sf(x: float, n: int) -> float:
     that branch is summed vectorised here (:func:`accuguard.stats._smirnov.smirnov_sf`,
     within 2e-9 relative). Every other case is SciPy's own code.
 
+    >>> from scipy import stats
     >>> round(kstwo_sf(0.01, 200_000), 12) == round(float(stats.kstwo.sf(0.01, 200_000)), 12)
     True
     """
     t = n * x
     if n > 140 and 0.0 < x < 0.5 and 1.0 < t < n - 1 and 2.2 <= t * x < 370.0:
         return float(np.clip(2.0 * smirnov_sf(n, x), 0.0, 1.0))
-    return float(np.clip(stats.kstwo.sf(x, n), 0.0, 1.0))
+    return float(np.clip(scipy_stats().kstwo.sf(x, n), 0.0, 1.0))
 
 
 def ks_2samp_sorted(ref_sorted: FloatArray, cur_sorted: FloatArray) -> tuple[float, float]:
@@ -335,7 +350,7 @@ def chi_square(
     col = r + c
     er, ec = nr * col / total, nc * col / total
     stat = float(np.sum((r - er) ** 2 / er) + np.sum((c - ec) ** 2 / ec))
-    return stat, float(stats.chi2.sf(stat, k - 1)), k - 1
+    return stat, float(scipy_stats().chi2.sf(stat, k - 1)), k - 1
 
 
 def cramers_v(statistic: float, n: int, categories: int) -> float:

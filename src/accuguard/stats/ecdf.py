@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 DEFAULT_BLOCK = 1 << 17
+_SIGN_BIT = np.uint64(1 << 63)
 
 
 def check_sorted_sample(values: FloatArray, name: str) -> FloatArray:
@@ -54,6 +55,7 @@ def ecdf_distances(
     (0.5, 1.0)
     """
     n, m = ref_sorted.size, cur_sorted.size
+    work = _Workspace(min(n + m, 2 * block))
     i = j = 0
     d = 0.0
     w_parts: list[float] = []
@@ -65,24 +67,86 @@ def ecdf_distances(
         split = min(a, b)
         i1 = int(np.searchsorted(ref_sorted, split, side="right"))
         j1 = int(np.searchsorted(cur_sorted, split, side="right"))
-        rb, cb = ref_sorted[i:i1], cur_sorted[j:j1]
-        size = rb.size + cb.size
-        both = np.concatenate([rb, cb])
-        order = np.argsort(both, kind="stable")  # timsort: one merge of the two sorted runs
-        merged = both[order]
-        is_cur = order >= rb.size
-        cum_cur = np.cumsum(is_cur, dtype=np.int64) + j
-        cum_ref = np.arange(i + j + 1, i + j + size + 1, dtype=np.int64) - cum_cur
-        absdiff = np.abs(cum_ref / n - cum_cur / m)
-        last_of_ties = np.empty(size, dtype=bool)
-        np.not_equal(merged[1:], merged[:-1], out=last_of_ties[:-1])
-        last_of_ties[-1] = True
+        merged, absdiff, steps = work.block(ref_sorted[i:i1], cur_sorted[j:j1], i, j, n, m)
+        last_of_ties = work.last_of_ties(merged)
         d = max(d, float(np.max(absdiff, where=last_of_ties, initial=0.0)))
         with np.errstate(invalid="ignore", over="ignore"):  # only with infinite values
             if started:
                 w_parts.append(prev_abs * (float(merged[0]) - prev_value))
-            w_parts.append(float(np.vecdot(absdiff[:-1], np.diff(merged))))
+            # np.sum of the products (pairwise summation), not np.dot/np.vecdot: those call
+            # multi-threaded OpenBLAS, slow on a busy machine and thread-count dependent
+            w_parts.append(float(np.sum(np.multiply(absdiff[:-1], steps, out=steps))))
         prev_value, prev_abs, started = float(merged[-1]), float(absdiff[-1]), True
         i, j = i1, j1
     w1 = math.fsum(w_parts) if all(map(math.isfinite, w_parts)) else math.nan
     return d, w1
+
+
+class _Workspace:
+    """Scratch arrays reused from block to block of :func:`ecdf_distances`.
+
+    Fresh multi-megabyte temporaries for every operation cost page faults that take longer
+    than the arithmetic; these buffers are allocated once (grown when ties make a block
+    longer) and every step writes into them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._grow(size)
+
+    def _grow(self, size: int) -> None:
+        self.size = size
+        self.values = np.empty(size, dtype=np.float64)
+        self.merged = np.empty(size, dtype=np.float64)
+        self.f_ref = np.empty(size, dtype=np.float64)
+        self.f_cur = np.empty(size, dtype=np.float64)
+        self.n_ref = np.empty(size, dtype=np.int64)
+        self.n_cur = np.empty(size, dtype=np.int64)
+        self.flags = np.empty(size, dtype=bool)
+        self.ones_up = np.arange(1, size + 1, dtype=np.int64)
+
+    def block(
+        self, rb: FloatArray, cb: FloatArray, i: int, j: int, n: int, m: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Merge one block; return the merged values, ``|F_ref - F_cur|`` at each, and
+        ``diff(merged)`` (a scratch array the caller may overwrite).
+
+        The counts are int64 and each ECDF value is one ``count / n`` division, the same
+        float operations as scipy's ``ks_2samp``.
+        """
+        size = rb.size + cb.size
+        if size > self.size:
+            self._grow(size)
+        both = self.values[:size]
+        both[: rb.size] = rb
+        both[rb.size :] = cb
+        # timsort of the two sorted runs is one merge; on order-preserving integer keys it
+        # compares faster than on floats (±0.0 then split, which changes no count or step)
+        order = np.argsort(self._keys(both), kind="stable")
+        merged = np.take(both, order, out=self.merged[:size])
+        is_cur = np.greater_equal(order, rb.size, out=self.flags[:size])
+        n_cur = np.cumsum(is_cur, dtype=np.int64, out=self.n_cur[:size])
+        n_ref = np.subtract(self.ones_up[:size], n_cur, out=self.n_ref[:size])
+        n_cur += j
+        n_ref += i
+        f_ref = np.true_divide(n_ref, n, out=self.f_ref[:size])
+        f_cur = np.true_divide(n_cur, m, out=self.f_cur[:size])
+        absdiff = np.abs(np.subtract(f_ref, f_cur, out=f_ref), out=f_ref)
+        with np.errstate(invalid="ignore"):  # inf - inf, only with infinite values
+            steps = np.subtract(merged[1:], merged[:-1], out=self.f_cur[: size - 1])
+        return merged, absdiff, steps
+
+    def _keys(self, values: FloatArray) -> npt.NDArray[np.uint64]:
+        """uint64 keys in the order of the (NaN-free) float64 ``values``: negative numbers
+        have every bit flipped, the others only their sign bit."""
+        keys = self.n_ref[: values.size].view(np.uint64)
+        np.right_shift(values.view(np.int64), 63, out=keys.view(np.int64))  # -1 if negative
+        np.bitwise_or(keys, _SIGN_BIT, out=keys)
+        return np.bitwise_xor(values.view(np.uint64), keys, out=keys)
+
+    def last_of_ties(self, merged: FloatArray) -> npt.NDArray[np.bool_]:
+        """True where the next merged value differs (and at the end)."""
+        size = merged.size
+        flags = self.flags[:size]
+        np.not_equal(merged[1:], merged[:-1], out=flags[:-1])
+        flags[-1] = True
+        return flags

@@ -50,7 +50,24 @@ def _finite(value: Any) -> Any:
     return value
 
 
+class EncodedJSON:
+    """A JSON column value serialised once (:func:`dumps_json` returns ``text`` as is).
+
+    The event writer stores the same features dict twice per mirrored request (the
+    champion's row and the shadow's): one serialisation serves both. Elsewhere (the
+    spool) it serialises as ``value``.
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.text = dumps_json(value)
+
+
 def _default(value: Any) -> Any:
+    if isinstance(value, EncodedJSON):
+        return _finite(value.value)
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if callable(tolist):
         return _finite(tolist())
@@ -66,10 +83,15 @@ def dumps_json(value: Any) -> str:
     >>> dumps_json({"x": float("nan"), "y": [1.5, float("inf")]})
     '{"x": null, "y": [1.5, null]}'
     """
+    if type(value) is EncodedJSON:
+        return value.text
     try:
-        return json.dumps(value, allow_nan=False, default=_default)
+        return _ENCODER.encode(value)
     except ValueError:  # a NaN or an infinity somewhere
-        return json.dumps(_finite(value), allow_nan=False, default=_default)
+        return _ENCODER.encode(_finite(value))
+
+
+_ENCODER = json.JSONEncoder(allow_nan=False, default=_default)  # reused: no per-call setup
 
 
 def describe_url(url: str | URL) -> str:

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from accuguard.errors import InputError
-from accuguard.store.engine import make_engine
+from accuguard.store.engine import EncodedJSON, make_engine
 from accuguard.store.migrate import upgrade
 from accuguard.store.records import BusinessEventRecord, FeedbackRecord, PredictionRecord
 from accuguard.store.repository import EventRepository, event_row, feedback_row, prediction_row
@@ -299,9 +299,24 @@ class EventWriter:
 
     def _write(self, items: list[tuple[str, Sequence[Any]]]) -> None:
         rows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _TO_ROW}
+        # a shadow's record shares the features dict of the champion's: serialise it once
+        # (the records are alive until the end of this call, so their ids are unique)
+        encoded: dict[int, EncodedJSON] = {}
         for kind, records in items:
             to_row = _TO_ROW[kind]
-            rows[kind].extend(to_row(r) for r in records)
+            if kind != "predictions":
+                rows[kind].extend(to_row(r) for r in records)
+                continue
+            out = rows[kind]
+            for r in records:
+                row = to_row(r)
+                features = r.features
+                key = id(features)
+                shared = encoded.get(key)
+                if shared is None:
+                    shared = encoded[key] = EncodedJSON(features)
+                row["features"] = shared
+                out.append(row)
         for kind, kind_rows in rows.items():
             for start in range(0, len(kind_rows), self._max_batch):
                 self._write_batch(kind, kind_rows[start : start + self._max_batch])

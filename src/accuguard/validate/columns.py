@@ -5,12 +5,20 @@ Columns are read in groups so that only a few columns' raw values are held at on
 streamed, one mergeable profile per column is built chunk by chunk, and the drift
 and quality results are computed before the group's values are released. Row hashes
 for duplicate detection are folded in group by group.
+
+The work runs in a pool of :func:`worker_count` threads (NumPy and Arrow release the
+GIL, so they use every core): while the main thread decodes the next batch, the workers
+profile each column of the previous ones and hash their rows; the reference's columns
+are sorted while the current file is read. Chunks are merged in file order, so the
+results do not depend on the thread count.
 """
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +26,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from accuguard.profile.columns import drift_between, profile_column, quality_between
+from accuguard.errors import ConfigError
+from accuguard.profile.columns import (
+    NumericColumnProfile,
+    drift_between,
+    profile_column,
+    quality_between,
+)
+from accuguard.profile.numeric import return_free_memory
 from accuguard.profile.rowhash import count_duplicates, row_hashes
 from accuguard.validate.config import ColumnKind, ValidationConfig
 from accuguard.validate.sources import Source
@@ -26,6 +41,9 @@ from accuguard.validate.sources import Source
 Progress = Callable[[str, int], None]
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 MEMORY_BUDGET_BYTES = 384 << 20
+WORKERS_ENV = "ACCUGUARD_THREADS"
+MAX_DEFAULT_WORKERS = 4
+BATCHES_IN_FLIGHT = 2  # batches decoded ahead of the workers (each holds its Arrow data)
 HIST_BINS = 30
 TOP_CATEGORIES = 15
 
@@ -60,9 +78,9 @@ class _RowHasher:
         if batch.num_columns == 0:
             return
         part = row_hashes(batch, batch.schema.names)
-        sl = slice(offset, offset + batch.num_rows)
-        with np.errstate(over="ignore"):
-            self.hashes[sl] = self.hashes[sl] * _GOLDEN + part
+        rows = self.hashes[offset : offset + batch.num_rows]
+        np.multiply(rows, _GOLDEN, out=rows)  # uint64 arithmetic wraps
+        np.add(rows, part, out=rows)
 
     def duplicates(self) -> int:
         return count_duplicates(self.hashes)
@@ -75,6 +93,25 @@ def column_groups(
     per_column = max(1, 2 * 8 * rows)
     size = max(1, budget // per_column)
     return [columns[i : i + size] for i in range(0, len(columns), size)] or [[]]
+
+
+def worker_count() -> int:
+    """Threads of the column pass: ``$ACCUGUARD_THREADS`` if set, else the number of CPUs
+    capped at :data:`MAX_DEFAULT_WORKERS`.
+
+    >>> worker_count() >= 1
+    True
+    """
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(f"{WORKERS_ENV}: expected a whole number >= 1; got {raw!r}")
+    return workers
 
 
 def run_column_pass(
@@ -92,13 +129,19 @@ def run_column_pass(
     rows = max(reference.num_rows, current.num_rows)
     results: dict[str, ColumnResult] = {}
     groups = column_groups(ordered, rows)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="accuguard") as pool:
         for index, group in enumerate(groups):
             extra_ref = ref_rest if index == 0 else []
             extra_cur = cur_rest if index == 0 else []
             ref_profiles = _profile_file(
                 reference, group, extra_ref, kinds, config, ref_hasher, progress, "reference", pool
             )
+            # sort the reference's values while the current file is read
+            presorted = [
+                pool.submit(_presort, p)
+                for p in ref_profiles.values()
+                if isinstance(p, NumericColumnProfile) and p.is_exact and p.count
+            ]
             cur_profiles = _profile_file(
                 current, group, extra_cur, kinds, config, cur_hasher, progress, "current", pool
             )
@@ -115,7 +158,20 @@ def run_column_pass(
             }
             for name, future in futures.items():
                 results[name] = future.result()
-    return ColumnPassResult(results, ref_hasher.duplicates(), cur_hasher.duplicates())
+            for done in presorted:
+                done.result()
+            del ref_profiles, cur_profiles, presorted, futures
+            return_free_memory()  # the group's values are gone: give their pages back
+        ref_duplicates = pool.submit(ref_hasher.duplicates)
+        cur_duplicates = cur_hasher.duplicates()
+        return ColumnPassResult(results, ref_duplicates.result(), cur_duplicates)
+
+
+def _presort(profile: NumericColumnProfile) -> None:
+    profile.sorted_values()  # cached in the profile; the future must not hold the array
+
+
+_Parts = tuple[int, dict[str, "Future[Any]"], "Future[None]"]
 
 
 def _profile_file(
@@ -129,24 +185,36 @@ def _profile_file(
     label: str,
     pool: ThreadPoolExecutor,
 ) -> dict[str, Any]:
-    """Stream ``source``; each batch's columns are profiled in ``pool`` (NumPy releases the
-    GIL while it sorts) while this thread hashes the rows."""
+    """Stream ``source``; each batch's columns are profiled and its rows hashed in ``pool``
+    while this thread decodes the next batches (at most :data:`BATCHES_IN_FLIGHT` ahead).
+    Chunk profiles are merged in file order."""
     profiles: dict[str, Any] = {}
+    pending: deque[_Parts] = deque()
+
+    def merge_oldest() -> None:
+        rows, parts, hashed = pending.popleft()
+        for name, future in parts.items():
+            part = future.result()
+            profiles[name] = part if name not in profiles else profiles[name] + part
+        hashed.result()
+        if progress is not None:
+            progress(label, rows)
+
     offset = 0
-    for batch in source.iter_batches(group + extra):
+    for batch in source.iter_batches(group + extra, strings_as_dictionary=True):
         parts = {
             name: pool.submit(
                 profile_column, batch.column(name), kinds[name], exact_limit=config.exact_limit
             )
             for name in group
         }
-        hasher.fold(offset, batch)
-        for name, future in parts.items():
-            part = future.result()
-            profiles[name] = part if name not in profiles else profiles[name] + part
+        pending.append((batch.num_rows, parts, pool.submit(hasher.fold, offset, batch)))
         offset += batch.num_rows
-        if progress is not None:
-            progress(label, batch.num_rows)
+        del batch  # the tasks hold it until they are done
+        while len(pending) >= BATCHES_IN_FLIGHT:
+            merge_oldest()
+    while pending:
+        merge_oldest()
     return profiles
 
 

@@ -87,8 +87,17 @@ class GateResult:
     message: str
 
 
-def parse_gate(expression: str, name: str | None = None, where: str = "gates") -> Gate:
-    """Parse ``expression``; raise :class:`ConfigError` saying what is wrong and where."""
+def parse_gate(
+    expression: str,
+    name: str | None = None,
+    where: str = "gates",
+    functions: frozenset[str] = COLUMN_FUNCTIONS,
+) -> Gate:
+    """Parse ``expression``; raise :class:`ConfigError` saying what is wrong and where.
+
+    ``functions`` are the column functions allowed (another report, such as the
+    feature-skew report, passes its own).
+    """
     try:
         tree = ast.parse(expression.strip(), mode="eval").body
     except SyntaxError:
@@ -104,7 +113,7 @@ def parse_gate(expression: str, name: str | None = None, where: str = "gates") -
     if op_type not in _COMPARE:
         raise ConfigError(f"{where}: gate {expression!r}: unsupported comparison")
     for side in (tree.left, tree.comparators[0]):
-        _check_operand(side, expression, where)
+        _check_operand(side, expression, where, functions)
     return Gate(
         name=name or expression.strip(),
         expression=expression.strip(),
@@ -166,7 +175,9 @@ def _refs(node: ast.expr) -> list[str]:
     return [_ref(node)]
 
 
-def _check_operand(node: ast.expr, expression: str, where: str) -> None:
+def _check_operand(
+    node: ast.expr, expression: str, where: str, functions: frozenset[str] = COLUMN_FUNCTIONS
+) -> None:
     if (
         isinstance(node, ast.Constant)
         and isinstance(node.value, int | float)
@@ -174,21 +185,21 @@ def _check_operand(node: ast.expr, expression: str, where: str) -> None:
     ):
         return
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        _check_operand(node.operand, expression, where)
+        _check_operand(node.operand, expression, where, functions)
         return
     if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
-        _check_operand(node.left, expression, where)
-        _check_operand(node.right, expression, where)
+        _check_operand(node.left, expression, where, functions)
+        _check_operand(node.right, expression, where, functions)
         return
     if isinstance(node, ast.Name | ast.Attribute):
         _ref(node)
         return
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in COLUMN_FUNCTIONS:
+        if not isinstance(node.func, ast.Name) or node.func.id not in functions:
             fn = ast.unparse(node.func)
             raise ConfigError(
                 f"{where}: gate {expression!r}: unknown function {fn!r}; "
-                f"expected one of {', '.join(sorted(COLUMN_FUNCTIONS))}"
+                f"expected one of {', '.join(sorted(functions))}"
             )
         if (
             len(node.args) != 1

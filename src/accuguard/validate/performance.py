@@ -15,12 +15,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from accuguard.errors import DataError
-from accuguard.profile.performance import (
-    BinaryProfile,
-    MulticlassProfile,
-    PairedBinaryProfile,
-    RegressionProfile,
-)
 from accuguard.validate.config import Task
 from accuguard.validate.sources import Source
 
@@ -231,6 +225,14 @@ class _Builder:
     def _profile(
         self, y: np.ndarray, cols: dict[str, pa.Array], pred: str | None, score: str | None
     ) -> Any:
+        # imported here: accuguard.profile.performance imports scipy.stats (slow), which
+        # a validation without a target never needs
+        from accuguard.profile.performance import (
+            BinaryProfile,
+            MulticlassProfile,
+            RegressionProfile,
+        )
+
         yhat = self._predictions(cols[pred], pred) if pred is not None else None
         if self.task == "binary":
             s = (
@@ -250,6 +252,8 @@ class _Builder:
         return RegressionProfile.from_arrays(y, yhat)
 
     def _paired(self, y: np.ndarray, cols: dict[str, pa.Array]) -> Any:
+        from accuguard.profile.performance import PairedBinaryProfile  # see _profile
+
         r = self.roles
         champ = self._predictions(cols[r.prediction], r.prediction) if r.prediction else None
         chal = (

@@ -17,6 +17,7 @@ from accuguard.errors import ConfigError, DataError
 from accuguard.profile.columns import drift_between, profile_column, quality_between
 from accuguard.report import validation as rpt
 from accuguard.report.validation import nan_to_none
+from accuguard.stats.lazy_scipy import preload_scipy_stats
 from accuguard.validate.columns import (
     ColumnResult,
     _distribution,
@@ -32,7 +33,6 @@ from accuguard.validate.performance import (
     positive_label_of,
     run_performance_pass,
 )
-from accuguard.validate.results import comparison_section, fairness_section, performance_section
 from accuguard.validate.schema import plan_columns
 from accuguard.validate.sources import Source, open_source
 
@@ -64,6 +64,7 @@ def validate(
 
     Raises :class:`~accuguard.errors.InputError` (exit 2 on the CLI) for bad input.
     """
+    preload_scipy_stats()  # imported in the background while the files are read
     config_path = None if isinstance(config, ValidationConfig) else config
     cfg = config if isinstance(config, ValidationConfig) else load_config(config)
     where = f"{config_path}: gates" if config_path else "gates"
@@ -239,6 +240,12 @@ def _assemble(
         notes=notes,
     )
     if perf is not None:
+        from accuguard.validate.results import (  # imports scipy.stats: only when needed
+            comparison_section,
+            fairness_section,
+            performance_section,
+        )
+
         report.performance = performance_section(perf, perf.candidate, cfg)
         if perf.champion is not None:
             report.champion = performance_section(perf, perf.champion, cfg)

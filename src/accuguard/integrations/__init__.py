@@ -1,0 +1,1 @@
+"""Integrations with the tools around accuguard (Kubernetes controllers, schedulers...)."""
