@@ -41,6 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from accuguard.stats._kolmogorov import kstwo_sf_large_n
 from accuguard.stats._smirnov import smirnov_sf
 from accuguard.stats.distances import (
     jensen_shannon,
@@ -226,6 +227,9 @@ def kstwo_sf(x: float, n: int) -> float:
     >>> round(kstwo_sf(0.01, 200_000), 12) == round(float(stats.kstwo.sf(0.01, 200_000)), 12)
     True
     """
+    large = kstwo_sf_large_n(x, n)  # n > 100,000: SciPy's branches, without scipy.stats
+    if large is not None:
+        return large
     t = n * x
     if n > 140 and 0.0 < x < 0.5 and 1.0 < t < n - 1 and 2.2 <= t * x < 370.0:
         return float(np.clip(2.0 * smirnov_sf(n, x), 0.0, 1.0))
@@ -350,7 +354,9 @@ def chi_square(
     col = r + c
     er, ec = nr * col / total, nc * col / total
     stat = float(np.sum((r - er) ** 2 / er) + np.sum((c - ec) ** 2 / ec))
-    return stat, float(scipy_stats().chi2.sf(stat, k - 1)), k - 1
+    from scipy.special import chdtrc  # what scipy.stats.chi2.sf calls; a lighter import
+
+    return stat, float(chdtrc(k - 1, stat)), k - 1
 
 
 def cramers_v(statistic: float, n: int, categories: int) -> float:
