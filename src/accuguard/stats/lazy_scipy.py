@@ -2,9 +2,10 @@
 
 Importing ``scipy.stats`` takes most of a second of pure Python (it parses docstrings of
 hundreds of distributions), longer than reading a million-row file. Modules that need it
-call :func:`scipy_stats` when they first compute something, and the validation pipeline
-starts :func:`preload_scipy_stats` before it reads its inputs, so the import overlaps the
-reading instead of delaying it.
+call :func:`scipy_stats` when they first compute something. Drift and quality checks on
+large data do not need it (``accuguard.stats._kolmogorov``, ``scipy.special``); when a
+validation measures performance, the pipeline starts :func:`preload_scipy_stats` before
+it reads its inputs, so the import overlaps the reading.
 """
 
 from __future__ import annotations
