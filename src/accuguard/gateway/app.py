@@ -113,7 +113,7 @@ class Gateway:
             config, self.reloader, sink, store_engine, registry_client, self._admin_token
         )
         self.draining = False
-        self.in_flight = 0
+        self.in_flight: int = 0
         self._idle = asyncio.Event()
         self._background: asyncio.Task[None] | None = None
 

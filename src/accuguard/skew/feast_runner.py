@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import feast  # type: ignore[import-not-found]  # only in Feast's environment
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     repo = Path(args.repo)
     if not (repo / "feature_store.yaml").is_file():
