@@ -1,6 +1,6 @@
 """Validation runs of ``accuguard validate`` in MLflow, per model version.
 
-``accuguard validate --log-mlflow`` (docs/validate.md) logs one run per validation in
+``accuguard validate --mlflow`` (docs/validate.md) logs one run per validation in
 the experiment ``accuguard-validation``, tagged ``accuguard.validation``
 (``passed``/``failed``) and ``accuguard.model_uri``, with ``accuguard/report.json`` and
 the HTML report under ``accuguard/``. The dashboard lists those runs and serves the
