@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from accuguard.dashboard.queries import MetricSums
 from accuguard.experiment.evaluate import MetricData, Options, evaluate
 from accuguard.experiment.report import ExperimentReport, Inputs
 from accuguard.experiment.specs import MetricSpec
 from accuguard.stats.ab import Proportion, SampleMean, sample_size_means, sample_size_proportions
+from accuguard.store.business import MetricSums
 
 CONTROL = "champion"
 

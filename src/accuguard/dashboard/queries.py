@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, distinct, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -30,7 +30,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Double
 
 from accuguard.rollout.queries import label_key
-from accuguard.store.models import BusinessEvent, Feedback, Prediction
+from accuguard.store.business import MetricSums, business_sums
+from accuguard.store.models import Feedback, Prediction
 
 CHAMPION = "champion"
 
@@ -323,7 +324,6 @@ def category_counts(
 
 
 #: per metric and arm: (exposed units, units with the event, Σ per-unit total, Σ total²)
-MetricSums = dict[str, dict[str, tuple[int, int, float, float]]]
 
 
 def experiment_sums(
@@ -338,51 +338,9 @@ def experiment_sums(
     number of units with the event, the sum of their totals and the sum of squares.
     Units without the event count as zeros.
     """
-    P, E = Prediction, BusinessEvent
-    exposure = (
-        select(
-            P.unit_hash.label("unit_hash"),
-            func.min(P.variant).label("variant"),
-            func.min(P.created_at).label("first_seen"),
-        )
-        .where(_window(deployment, since, until), P.variant.in_(list(arms)), P.mode != "shadow")
-        .group_by(P.unit_hash)
-        .having(func.count(distinct(P.variant)) == 1)
-        .subquery()
-    )
-    exposed = {
-        str(v): int(n)
-        for v, n in conn.execute(
-            select(exposure.c.variant, func.count()).group_by(exposure.c.variant)
-        )
-    }
-    per_unit = (
-        select(
-            exposure.c.variant.label("variant"),
-            E.name.label("name"),
-            func.sum(E.value).label("total"),
-        )
-        .join(exposure, E.unit_hash == exposure.c.unit_hash)
-        .where(
-            E.created_at >= exposure.c.first_seen,
-            E.created_at < until,
-            or_(E.deployment == deployment, E.deployment.is_(None)),
-        )
-        .group_by(exposure.c.variant, E.name, E.unit_hash)
-        .subquery()
-    )
-    t = per_unit.c.total
-    query = select(
-        per_unit.c.variant, per_unit.c.name, func.count(), func.sum(t), func.sum(t * t)
-    ).group_by(per_unit.c.variant, per_unit.c.name)
-    metrics: MetricSums = {}
-    for variant, name, with_event, s, s2 in conn.execute(query):
-        metrics.setdefault(str(name), {})[str(variant)] = (
-            exposed.get(str(variant), 0),
-            int(with_event),
-            float(s or 0.0),
-            float(s2 or 0.0),
-        )
+    P = Prediction
+    served = and_(_window(deployment, since, until), P.variant.in_(list(arms)), P.mode != "shadow")
+    exposed, metrics = business_sums(conn, served, deployment, until)
     for per_arm in metrics.values():
         for arm in arms:
             per_arm.setdefault(arm, (exposed.get(arm, 0), 0, 0.0, 0.0))

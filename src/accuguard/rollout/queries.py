@@ -30,7 +30,8 @@ from accuguard.profile.columns import (
     NumericColumnProfile,
     profile_column,
 )
-from accuguard.store.models import BusinessEvent, Feedback, Prediction
+from accuguard.store.business import business_sums
+from accuguard.store.models import Feedback, Prediction
 from accuguard.validate.schema import kind_of
 from accuguard.validate.sources import open_source
 
@@ -220,56 +221,15 @@ def business(
     both arms, e.g. across a weight change, are left out); events count from the unit's
     first exposure in the window to ``end``.
     """
-    P, E = Prediction, BusinessEvent
-    exposure = (
-        select(
-            P.unit_hash.label("unit_hash"),
-            func.min(P.variant).label("variant"),
-            func.min(P.created_at).label("first_seen"),
-        )
-        .where(_in_window(window), or_(_arm(window, champion=True), _arm(window, champion=False)))
-        .group_by(P.unit_hash)
-        .having(func.count(distinct(P.variant)) == 1)
-        .subquery()
+    served = and_(
+        _in_window(window), or_(_arm(window, champion=True), _arm(window, champion=False))
     )
-    exposed = {
-        str(variant): int(n)
-        for variant, n in conn.execute(
-            select(exposure.c.variant, func.count()).group_by(exposure.c.variant)
-        )
+    exposed, by_variant = business_sums(conn, served, window.deployment, window.end)
+    names = {CHAMPION_VARIANT: "champion", window.challenger_variant: "challenger"}
+    metrics: dict[str, dict[str, BusinessRow]] = {
+        name: {names[v]: row for v, row in rows.items() if v in names}
+        for name, rows in by_variant.items()
     }
-    per_unit = (
-        select(
-            exposure.c.variant.label("variant"),
-            E.name.label("name"),
-            func.sum(E.value).label("total"),
-        )
-        .join(exposure, E.unit_hash == exposure.c.unit_hash)
-        .where(
-            E.created_at >= exposure.c.first_seen,
-            E.created_at < window.end,
-            or_(E.deployment == window.deployment, E.deployment.is_(None)),
-        )
-        .group_by(exposure.c.variant, E.name, E.unit_hash)
-        .subquery()
-    )
-    total = per_unit.c.total
-    query = select(
-        per_unit.c.variant,
-        per_unit.c.name,
-        func.count(),
-        func.sum(total),
-        func.sum(total * total),
-    ).group_by(per_unit.c.variant, per_unit.c.name)
-    metrics: dict[str, dict[str, BusinessRow]] = {}
-    for variant, name, converted, s, s2 in conn.execute(query):
-        arm = "champion" if variant == CHAMPION_VARIANT else "challenger"
-        metrics.setdefault(str(name), {})[arm] = (
-            exposed.get(str(variant), 0),
-            int(converted or 0),
-            float(s or 0.0),
-            float(s2 or 0.0),
-        )
     for arms in metrics.values():
         for arm, variant in (
             ("champion", CHAMPION_VARIANT),

@@ -1,0 +1,78 @@
+"""Sufficient statistics of business metrics per variant, aggregated in SQL.
+
+Used by the rollout gates (``business`` checks) and the dashboard's experiment page:
+both need, per variant and event name, the units exposed, the units with the event,
+and the sum and sum of squares of the per-unit totals (the inputs of
+:mod:`accuguard.stats.ab`), without loading the events into Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import distinct, func, or_, select
+from sqlalchemy.engine import Connection
+
+from accuguard.store.models import BusinessEvent, Prediction
+
+#: per event name, per variant: (units exposed, units with the event, sum, sum of squares)
+MetricSums = dict[str, dict[str, tuple[int, int, float, float]]]
+
+
+def business_sums(
+    conn: Connection, served: Any, deployment: str, until: float
+) -> tuple[dict[str, int], MetricSums]:
+    """Units exposed per variant, and per event name and variant their sufficient statistics.
+
+    ``served`` is the SQL condition on ``predictions`` rows that expose a unit. A unit
+    (``unit_hash``) belongs to a variant when all its served rows are of that variant
+    (units seen in several are left out); its business events from its first exposure
+    to ``until`` (of ``deployment``, or of no deployment) are summed per event name.
+    Units without the event are zeros: they count in ``exposed`` only.
+    """
+    P, E = Prediction, BusinessEvent
+    exposure = (
+        select(
+            P.unit_hash.label("unit_hash"),
+            func.min(P.variant).label("variant"),
+            func.min(P.created_at).label("first_seen"),
+        )
+        .where(served)
+        .group_by(P.unit_hash)
+        .having(func.count(distinct(P.variant)) == 1)
+        .subquery()
+    )
+    exposed = {
+        str(variant): int(n)
+        for variant, n in conn.execute(
+            select(exposure.c.variant, func.count()).group_by(exposure.c.variant)
+        )
+    }
+    per_unit = (
+        select(
+            exposure.c.variant.label("variant"),
+            E.name.label("name"),
+            func.sum(E.value).label("total"),
+        )
+        .join(exposure, E.unit_hash == exposure.c.unit_hash)
+        .where(
+            E.created_at >= exposure.c.first_seen,
+            E.created_at < until,
+            or_(E.deployment == deployment, E.deployment.is_(None)),
+        )
+        .group_by(exposure.c.variant, E.name, E.unit_hash)
+        .subquery()
+    )
+    total = per_unit.c.total
+    query = select(
+        per_unit.c.variant, per_unit.c.name, func.count(), func.sum(total), func.sum(total * total)
+    ).group_by(per_unit.c.variant, per_unit.c.name)
+    metrics: MetricSums = {}
+    for variant, name, with_event, s, s2 in conn.execute(query):
+        metrics.setdefault(str(name), {})[str(variant)] = (
+            exposed.get(str(variant), 0),
+            int(with_event or 0),
+            float(s or 0.0),
+            float(s2 or 0.0),
+        )
+    return exposed, metrics
