@@ -248,8 +248,7 @@ def test_selectors_ports_and_scaling_line_up(overlay):
 
 def test_the_prometheus_rule_holds_the_groups_of_the_rules_file():
     rules_file = ROOT / "deploy" / "prometheus" / "accuguard-rules.yml"
-    if not rules_file.exists():
-        pytest.skip("deploy/prometheus/accuguard-rules.yml is not there yet")
+    assert rules_file.exists(), "deploy/prometheus/accuguard-rules.yml is missing"
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("sync", DEPLOY / "sync_prometheusrule.py")

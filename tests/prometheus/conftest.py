@@ -20,6 +20,8 @@ DOC = ROOT / "docs" / "prometheus.md"
 
 def _tool(variable: str) -> str:
     path = os.environ.get(variable)
+    if not path and os.environ.get("CI"):
+        pytest.fail(f"{variable} is not set: .ci/run installs Prometheus and sets it")
     if not path:
         pytest.skip(
             f"{variable} is not set: install Prometheus (apt-get install -y prometheus) and "

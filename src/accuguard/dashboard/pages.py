@@ -89,12 +89,14 @@ def deployments_page(gateway: Gateway, minutes: int, now: float | None = None) -
     """Every configured deployment: what serves it and its live traffic figures."""
     now = time.time() if now is None else now
     engine = engine_of(gateway)
+    names = sorted(gateway.reloader.config.deployments)
+    traffic: dict[str, dict[str, queries.VariantTraffic]] = {}
+    if engine is not None:
+        with engine.connect() as conn:  # one connection for every deployment
+            traffic = {n: queries.traffic(conn, n, now - minutes * 60, now) for n in names}
     rows = []
-    for name in sorted(gateway.reloader.config.deployments):
-        stats: dict[str, queries.VariantTraffic] = {}
-        if engine is not None:
-            with engine.connect() as conn:
-                stats = queries.traffic(conn, name, now - minutes * 60, now)
+    for name in names:
+        stats = traffic.get(name, {})
         variants = serving(gateway, name)
         for v in variants:
             t = stats.get(v["name"])

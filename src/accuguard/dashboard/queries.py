@@ -323,9 +323,6 @@ def category_counts(
 # -- experiments ----------------------------------------------------------------------
 
 
-#: per metric and arm: (exposed units, units with the event, Σ per-unit total, Σ total²)
-
-
 def experiment_sums(
     conn: Connection, deployment: str, arms: Sequence[str], since: float, until: float
 ) -> tuple[dict[str, int], MetricSums]:
@@ -340,8 +337,5 @@ def experiment_sums(
     """
     P = Prediction
     served = and_(_window(deployment, since, until), P.variant.in_(list(arms)), P.mode != "shadow")
-    exposed, metrics = business_sums(conn, served, deployment, until)
-    for per_arm in metrics.values():
-        for arm in arms:
-            per_arm.setdefault(arm, (exposed.get(arm, 0), 0, 0.0, 0.0))
+    exposed, metrics = business_sums(conn, served, deployment, until, arms)
     return {arm: exposed.get(arm, 0) for arm in arms}, metrics

@@ -25,10 +25,9 @@ Both need a token with role ``viewer`` or higher: ``Authorization: Bearer <token
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +35,7 @@ from starlette.routing import Route
 
 from accuguard.auth import Principal, authorize
 from accuguard.errors import InputError
-from accuguard.gateway._http import error_response, json_response, read_body
+from accuguard.gateway._http import json_response, read_body
 from accuguard.gateway.validation import RequestError, parse_json
 from accuguard.integrations.verdict import (
     Verdict,
@@ -44,6 +43,7 @@ from accuguard.integrations.verdict import (
     check_version,
     rollout_verdict,
 )
+from accuguard.rollout.api import Denied, api_errors
 from accuguard.rollout.state import latest_rollout
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class KubernetesRoutes:
             authorize, request, service.tokens, service.audit, "viewer", action, deployment
         )
         if isinstance(result, Response):
-            raise _Denied(result)
+            raise Denied(result)
         return result
 
     async def _verdict(self, deployment: str, **params: Any) -> Verdict:
@@ -200,37 +200,10 @@ def _with_token(request: Request, token: str | None) -> Request:
     return Request(scope)
 
 
-class _Denied(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__("denied")
-        self.response = response
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _errors(handler: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except _Denied as denied:
-            return denied.response
-        except RequestError as exc:
-            return error_response(exc)
-        except InputError as exc:
-            return error_response(RequestError(422, "invalid_request", str(exc)))
-        except SQLAlchemyError:  # never a pass, never a traceback
-            return error_response(
-                RequestError(503, "store_unavailable", "the database cannot be reached; retry")
-            )
-
-    return wrapped
-
-
 def routes(gateway: Gateway) -> list[Route]:
     """The Argo Rollouts analysis and Flagger webhook routes of ``gateway``."""
     r = KubernetesRoutes(gateway)
     return [
-        Route("/v1/analysis/{deployment}", _errors(r.analysis), methods=["GET"]),
-        Route("/v1/flagger/{hook}", _errors(r.flagger), methods=["POST"]),
+        Route("/v1/analysis/{deployment}", api_errors(r.analysis), methods=["GET"]),
+        Route("/v1/flagger/{hook}", api_errors(r.flagger), methods=["POST"]),
     ]

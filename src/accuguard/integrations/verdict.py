@@ -29,7 +29,7 @@ No evidence, stale evidence or errors never give a pass (PEERS.md: argo-rollouts
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from accuguard.errors import InputError
@@ -52,7 +52,6 @@ class Verdict:
     gate: dict[str, Any] | None = None
     age_s: float | None = None
     matched: bool = True  # False: the latest rollout is of another version than asked
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: ``{"deployment", "verdict", "reason", "rollout", "gate"}``."""
@@ -80,7 +79,6 @@ class Verdict:
             "reason": self.reason,
             "rollout": rollout,
             "gate": self.gate,
-            **self.extra,
         }
 
 

@@ -27,16 +27,12 @@ log = logging.getLogger("accuguard.monitor")
 LEASE_NAME = "accuguard-monitors"
 
 
-def load_monitor_files(files: Sequence[Path], base: Path | None = None) -> list[MonitorConfig]:
-    """Read every monitor file; a relative path is taken from ``base`` (the config's folder).
+def load_monitor_files(files: Sequence[Path]) -> list[MonitorConfig]:
+    """Read every monitor file (the gateway config resolved relative paths already).
 
     Raises :class:`~accuguard.errors.ConfigError` naming the file and the field.
     """
-    configs = []
-    for file in files:
-        path = file if file.is_absolute() or base is None else base / file
-        configs.append(load_monitor_config(path))
-    return configs
+    return [load_monitor_config(path) for path in files]
 
 
 class MonitorRunner:

@@ -42,6 +42,7 @@ from accuguard.stats.drift import (
     ks_sketch_error_bound,
 )
 from accuguard.stats.ecdf import ecdf_distances
+from accuguard.stats.lazy_scipy import scipy_stats
 
 __all__ = [
     "DEFAULT_EXACT_LIMIT",
@@ -176,9 +177,7 @@ def _numeric_drift(
         rs, cs = ref.summary(), cur.summary()
         d, p = ks_from_sketches(rs, cs)
         (rv, rw), (cv, cw) = rs.items(), cs.items()
-        from scipy import stats as sps  # imported on first use: slow to import
-
-        w1 = float(sps.wasserstein_distance(rv, cv, rw, cw))
+        w1 = float(scipy_stats().wasserstein_distance(rv, cv, rw, cw))
         edges = np.unique(ref.quantiles(np.arange(1, PSI_BINS) / PSI_BINS))
         r_bins = np.diff(ref.rank(edges), prepend=0.0, append=float(ref.count))
         c_bins = np.diff(cur.rank(edges), prepend=0.0, append=float(cur.count))

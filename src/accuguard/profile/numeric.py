@@ -175,9 +175,7 @@ class NumericColumnProfile:
             nans = int(np.count_nonzero(np.isnan(x)))
             pos_inf = int(np.count_nonzero(x == np.inf))
             neg_inf = int(np.count_nonzero(x == -np.inf))
-            lo = hi = math.nan
-            if kept.size:
-                lo, hi = float(kept.min()), float(kept.max())
+            lo, hi = (float(kept.min()), float(kept.max())) if kept.size else (math.nan, math.nan)
         n = int(kept.size)
         if n:
             mean = float(kept.mean())

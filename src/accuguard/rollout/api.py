@@ -136,7 +136,7 @@ class RolloutRoutes:
             authorize, request, service.tokens, service.audit, role, action, deployment
         )
         if isinstance(result, Response):
-            raise _Denied(result)
+            raise Denied(result)
         return result
 
     def _deployment(self, request: Request) -> tuple[str, Any]:
@@ -238,10 +238,12 @@ class RolloutRoutes:
                 record = await run_in_threadpool(method, name, actor=who.name, reason=reason)
             return json_response(describe(record))
 
-        return _errors(handler)
+        return api_errors(handler)
 
 
-class _Denied(Exception):
+class Denied(Exception):
+    """Raised by a handler with the 401/403 answer :func:`api_errors` returns."""
+
     def __init__(self, response: Response) -> None:
         super().__init__("denied")
         self.response = response
@@ -257,11 +259,13 @@ async def _body(request: Request, *, optional: bool = False) -> dict[str, Any]:
     return payload
 
 
-def _errors(handler: Handler) -> Handler:
+def api_errors(handler: Handler) -> Handler:
+    """Wrap an admin-API handler: known errors become JSON 4xx/503 answers, no tracebacks."""
+
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
-        except _Denied as denied:
+        except Denied as denied:
             return denied.response
         except RequestError as exc:
             return error_response(exc)
@@ -285,9 +289,9 @@ def rollout_routes(gateway: Gateway) -> list[Route]:
     r = RolloutRoutes(gateway)
     base = "/v1/rollouts/{deployment}"
     routes = [
-        Route("/v1/rollouts", _errors(r.list), methods=["GET"]),
-        Route(base, _errors(r.status), methods=["GET"]),
-        Route(f"{base}/start", _errors(r.start), methods=["POST"]),
+        Route("/v1/rollouts", api_errors(r.list), methods=["GET"]),
+        Route(base, api_errors(r.status), methods=["GET"]),
+        Route(f"{base}/start", api_errors(r.start), methods=["POST"]),
     ]
     for action in ("pause", "resume", "promote", "rollback", "weights"):
         routes.append(Route(f"{base}/{action}", r._action(action), methods=["POST"]))

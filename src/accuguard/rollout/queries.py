@@ -224,18 +224,12 @@ def business(
     served = and_(
         _in_window(window), or_(_arm(window, champion=True), _arm(window, champion=False))
     )
-    exposed, by_variant = business_sums(conn, served, window.deployment, window.end)
     names = {CHAMPION_VARIANT: "champion", window.challenger_variant: "challenger"}
+    exposed, by_variant = business_sums(conn, served, window.deployment, window.end, list(names))
     metrics: dict[str, dict[str, BusinessRow]] = {
         name: {names[v]: row for v, row in rows.items() if v in names}
         for name, rows in by_variant.items()
     }
-    for arms in metrics.values():
-        for arm, variant in (
-            ("champion", CHAMPION_VARIANT),
-            ("challenger", window.challenger_variant),
-        ):
-            arms.setdefault(arm, (exposed.get(variant, 0), 0, 0.0, 0.0))
     per_arm = {
         "champion": exposed.get(CHAMPION_VARIANT, 0),
         "challenger": exposed.get(window.challenger_variant, 0),

@@ -27,7 +27,7 @@ from accuguard.skew.compare import Tolerance, compare_feature, kind_of_store
 from accuguard.skew.config import DEFAULT_GATES, SkewConfig
 from accuguard.skew.eventlog import LoggedRows, read_logged
 from accuguard.skew.feast_adapter import ROW, TIMESTAMP, FeastSource, StoreValues
-from accuguard.skew.report import FUNCTIONS, FeatureDrift, FeatureSkew, SkewReport, gate_values
+from accuguard.skew.report import FUNCTIONS, FeatureSkew, SkewReport, gate_values
 from accuguard.store.engine import make_engine
 from accuguard.validate.gates import Gate, evaluate_gate, parse_gate, resolve
 
@@ -129,10 +129,8 @@ def check_skew(
     compared = _compare(logged, keyed, values, cfg)
     mismatch_rows = _rows_with_mismatch(compared, len(keyed))
     by_name = {name: skew for name, (skew, _) in compared.items()}
-    report_gates = [
-        evaluate_gate(g, _lookup(gate_values(by_name, len(keyed), mismatch_rows), g, keyed))
-        for g in parsed
-    ]
+    values_for_gates = gate_values(by_name, len(keyed), mismatch_rows)
+    report_gates = [evaluate_gate(g, _lookup(values_for_gates, g, keyed)) for g in parsed]
     notes = [] if keyed else [f"no served request of {deployment!r} in the window"]
     return SkewReport(
         deployment=deployment,
@@ -235,7 +233,7 @@ def _compare(
             )
         except ValueError as exc:
             raise ConfigError(f"features.{name}.drift: {exc}") from None
-        d = c.drift
+
         out[name] = (
             FeatureSkew(
                 name=name,
@@ -252,9 +250,7 @@ def _compare(
                 if c.kind == "numeric"
                 else None,
                 max_abs_difference=c.max_abs_difference,
-                drift=FeatureDrift(
-                    d.method, d.statistic, d.p_value, d.effect, d.threshold, d.drifted, d.detail
-                ),
+                drift=c.drift,
                 examples=c.examples(ids, column, store),
             ),
             c.mismatch,

@@ -21,11 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accuguard.configfile import format_validation_error, read_yaml_mapping
 from accuguard.errors import ConfigError
-from accuguard.validate.config import DriftConfig, DriftMethod, GateConfig
+from accuguard.validate.config import DriftConfig, DriftMethod, GateList
 
 DEFAULT_GATES = ("max_mismatch_rate <= 0", "drift.count == 0")
 """The gates used when none is given: no mismatch at all, no drifted feature."""
@@ -53,15 +53,8 @@ class SkewConfig(_Strict):
     rel_tolerance: Annotated[float, Field(ge=0)] = 1e-6
     features: dict[str, FeatureSettings] = Field(default_factory=dict)
     drift: DriftConfig = Field(default_factory=DriftConfig)
-    gates: list[GateConfig] = Field(default_factory=list)
+    gates: GateList = Field(default_factory=list)
     max_rows: Annotated[int, Field(ge=1)] = 100_000
-
-    @field_validator("gates", mode="before")
-    @classmethod
-    def _gate_strings(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [{"check": g} if isinstance(g, str) else g for g in value]
-        return value
 
 
 def load_skew_config(path: str | Path | None) -> SkewConfig:

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accuguard.report.validation import write_atomic
+from accuguard.stats.drift import DriftResult
 from accuguard.validate.gates import GateResult
 
 SCHEMA_VERSION = "accuguard.skew/v1"
@@ -47,19 +49,6 @@ _DETAIL_ALIASES = (
 
 
 @dataclass(frozen=True)
-class FeatureDrift:
-    """The drift verdict of one feature (logged values against the store's)."""
-
-    method: str
-    statistic: float
-    p_value: float | None
-    effect: float
-    threshold: float
-    drifted: bool
-    detail: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class FeatureSkew:
     """One feature: how often the logged value differs from the store's, and drift."""
 
@@ -75,7 +64,7 @@ class FeatureSkew:
     wrong_type: int
     tolerance: dict[str, float] | None
     max_abs_difference: float | None
-    drift: FeatureDrift
+    drift: DriftResult
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -132,10 +121,7 @@ class SkewReport:
 
     def write_json(self, path: str | Path) -> None:
         """Write atomically: a partial report is never left behind."""
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", "utf-8")
-        tmp.replace(target)
+        write_atomic(Path(path), json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
 
 def gate_values(

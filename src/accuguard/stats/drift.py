@@ -64,7 +64,6 @@ _attempt_exact_2kssamp: Any = _NOT_LOADED
 def _exact_ks() -> Any:
     global _attempt_exact_2kssamp
     if _attempt_exact_2kssamp is _NOT_LOADED:
-        scipy_stats()
         try:
             from scipy.stats._stats_py import _attempt_exact_2kssamp as helper
         except ImportError:  # pragma: no cover - scipy moved its private helper

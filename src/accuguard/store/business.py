@@ -8,6 +8,7 @@ and the sum and sum of squares of the per-unit totals (the inputs of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import distinct, func, or_, select
@@ -20,7 +21,7 @@ MetricSums = dict[str, dict[str, tuple[int, int, float, float]]]
 
 
 def business_sums(
-    conn: Connection, served: Any, deployment: str, until: float
+    conn: Connection, served: Any, deployment: str, until: float, variants: Sequence[str]
 ) -> tuple[dict[str, int], MetricSums]:
     """Units exposed per variant, and per event name and variant their sufficient statistics.
 
@@ -28,7 +29,8 @@ def business_sums(
     (``unit_hash``) belongs to a variant when all its served rows are of that variant
     (units seen in several are left out); its business events from its first exposure
     to ``until`` (of ``deployment``, or of no deployment) are summed per event name.
-    Units without the event are zeros: they count in ``exposed`` only.
+    Units without the event are zeros: they count in ``exposed`` only, and a variant of
+    ``variants`` without any unit with the event gets ``(exposed, 0, 0.0, 0.0)``.
     """
     P, E = Prediction, BusinessEvent
     exposure = (
@@ -75,4 +77,7 @@ def business_sums(
             float(s or 0.0),
             float(s2 or 0.0),
         )
+    for per_variant in metrics.values():
+        for variant in variants:
+            per_variant.setdefault(variant, (exposed.get(variant, 0), 0, 0.0, 0.0))
     return exposed, metrics

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from accuguard.configfile import format_validation_error, read_yaml_mapping
 from accuguard.errors import ConfigError
@@ -56,6 +56,17 @@ class GateConfig(_Strict):
         return value
 
 
+def _gate_strings(value: object) -> object:
+    """A gate may be written as a bare string: ``- "f1 >= 0.8"``."""
+    if isinstance(value, list):
+        return [{"check": g} if isinstance(g, str) else g for g in value]
+    return value
+
+
+#: a list of gates, each a :class:`GateConfig` or a bare expression string
+GateList = Annotated[list[GateConfig], BeforeValidator(_gate_strings)]
+
+
 class ValidationConfig(_Strict):
     """Everything `accuguard validate` reads from ``--config``."""
 
@@ -67,16 +78,9 @@ class ValidationConfig(_Strict):
     segments: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnConfig] = Field(default_factory=dict)
     drift: DriftConfig = Field(default_factory=DriftConfig)
-    gates: list[GateConfig] = Field(default_factory=list)
+    gates: GateList = Field(default_factory=list)
     exact_limit: Annotated[int, Field(ge=1000)] = 10_000_000
     seed: int = 0
-
-    @field_validator("gates", mode="before")
-    @classmethod
-    def _gate_strings(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [{"check": g} if isinstance(g, str) else g for g in value]
-        return value
 
 
 def load_config(path: str | Path | None) -> ValidationConfig:

@@ -64,7 +64,7 @@ def validate(
 
     Raises :class:`~accuguard.errors.InputError` (exit 2 on the CLI) for bad input.
     """
-    if target is not None or model is not None or challenger_model is not None:
+    if target is not None:
         preload_scipy_stats()  # performance needs it: import while the files are read
     config_path = None if isinstance(config, ValidationConfig) else config
     cfg = config if isinstance(config, ValidationConfig) else load_config(config)
