@@ -5,11 +5,13 @@ import hmac
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from accuguard.errors import ConfigError, InputError
-from accuguard.privacy import erase_unit, hash_unit, privacy_app, salt_from_env
+from accuguard.privacy import erase_unit, hash_unit, privacy_app, salt_from_env, unit_hasher
 from accuguard.store import EventRepository, make_engine, upgrade
 from accuguard.store.models import Erasure
 
@@ -47,6 +49,18 @@ def test_a_str_salt_is_its_utf8_bytes_and_the_salt_matters():
 def test_an_empty_salt_is_refused():
     with pytest.raises(InputError, match=r"the privacy salt is empty"):
         hash_unit("user-42", b"")
+
+
+@given(unit_id=st.text(), salt=st.one_of(st.binary(min_size=1), st.text(min_size=1)))
+def test_unit_hasher_gives_the_hash_unit_hash_for_any_id(unit_id, salt):
+    hashed = unit_hasher(salt)
+    assert hashed(unit_id) == hash_unit(unit_id, salt)
+    assert hashed(unit_id) == hashed(unit_id)  # the keyed state is copied, not consumed
+
+
+def test_unit_hasher_refuses_an_empty_salt():
+    with pytest.raises(InputError, match="salt is empty"):
+        unit_hasher(b"")
 
 
 def test_salt_from_env_names_the_variable_never_the_value(monkeypatch):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import logging
 import os
@@ -59,7 +58,7 @@ from accuguard.gateway.validation import (
     predict_payload,
     request_id_from_header,
 )
-from accuguard.privacy import HASH_HEX_CHARS, hash_unit, salt_from_env
+from accuguard.privacy import hash_unit, salt_from_env, unit_hasher
 from accuguard.store.records import (
     BusinessEventRecord,
     EventSink,
@@ -104,7 +103,7 @@ class Gateway:
             )
         else:
             self._salt = None
-        self._hash_unit = _unit_hasher(self._salt) if self._salt is not None else str
+        self._hash_unit = unit_hasher(self._salt) if self._salt is not None else str
         self._admin_token = (
             admin_token if admin_token is not None else os.environ.get(config.admin_token_env, "")
         )
@@ -510,21 +509,6 @@ class Gateway:
                 RequestError(403, "forbidden", "the token is not valid", "Authorization")
             )
         return None
-
-
-def _unit_hasher(salt: str | bytes) -> Callable[[str], str]:
-    """:func:`~accuguard.privacy.hash_unit` with the salt fixed: the keyed HMAC state is
-    built once and copied per call (same hash, without re-keying every request)."""
-    key = salt.encode() if isinstance(salt, str) else salt
-    hash_unit("", key)  # an empty salt raises here, as hash_unit does
-    keyed = hmac.new(key, digestmod=hashlib.sha256)
-
-    def hashed(unit_id: str) -> str:
-        mac = keyed.copy()
-        mac.update(unit_id.encode())
-        return mac.hexdigest()[:HASH_HEX_CHARS]
-
-    return hashed
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
