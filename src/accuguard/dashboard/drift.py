@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from accuguard.dashboard import queries
+from accuguard.dashboard import queries, rollup_queries
 from accuguard.profile.columns import CategoricalColumnProfile, ColumnProfile, NumericColumnProfile
 from accuguard.stats.distances import counts_to_fractions, psi
+from accuguard.store.rollups import feature_bins
 
 DECILES = np.linspace(0.1, 0.9, 9)
 MAX_CATEGORIES = 30
@@ -49,6 +50,11 @@ def _psi(ref: list[float], cur: list[float], min_rows: int = MIN_ROWS) -> float 
     return psi(counts_to_fractions(ref), counts_to_fractions(cur))
 
 
+def reference_edges(profile: NumericColumnProfile) -> list[float]:
+    """The inner bin edges of a numeric feature against a reference: its deciles."""
+    return sorted({float(e) for e in profile.quantiles(DECILES) if np.isfinite(e)})
+
+
 def _reference_bins(profile: NumericColumnProfile, edges: list[float]) -> list[float]:
     below = profile.rank(np.asarray(edges, dtype=np.float64), inclusive=False)
     cuts = [0.0, *(float(b) for b in below), float(profile.count)]
@@ -63,16 +69,21 @@ def _numeric(
     since: float,
     until: float,
     width: int,
+    rollups: bool = False,
 ) -> FeatureDrift | None:
-    if isinstance(profile, NumericColumnProfile) and profile.count > 0:
-        edges = sorted({float(e) for e in profile.quantiles(DECILES) if np.isfinite(e)})
+    stored = feature_bins(conn, deployment, name) if rollups else None
+    histograms = queries.numeric_histograms
+    if stored is not None and stored.kind == "numeric":
+        edges, histograms = stored.edges, rollup_queries.numeric_histograms
+    elif isinstance(profile, NumericColumnProfile) and profile.count > 0:
+        edges = reference_edges(profile)
     else:
         found = queries.numeric_range(conn, deployment, name, since, until)
         if found is None:
             return None
         lo, hi = found
         edges = sorted({float(e) for e in np.linspace(lo, hi, 11)[1:-1]}) if hi > lo else []
-    per_bucket = queries.numeric_histograms(conn, deployment, name, edges, since, until, width)
+    per_bucket = histograms(conn, deployment, name, edges, since, until, width)
     if not per_bucket:
         return None
     overall = [float(sum(c[i] for c in per_bucket.values())) for i in range(len(edges) + 1)]
@@ -102,8 +113,12 @@ def _categorical(
     since: float,
     until: float,
     width: int,
+    rollups: bool = False,
 ) -> FeatureDrift | None:
-    per_bucket = queries.category_counts(conn, deployment, name, since, until, width)
+    stored = feature_bins(conn, deployment, name) if rollups else None
+    fast = stored is not None and stored.kind == "categorical"
+    counts_of = rollup_queries.category_counts if fast else queries.category_counts
+    per_bucket = counts_of(conn, deployment, name, since, until, width)
     if not per_bucket:
         return None
     overall: dict[str, int] = {}
@@ -135,15 +150,21 @@ def feature_drift(
     since: float,
     until: float,
     width: int,
+    *,
+    rollups: bool = False,
 ) -> list[FeatureDrift]:
     """PSI per bucket of each feature (``{name: "numeric" | "categorical"}``), most drifted
     first: by PSI over the whole range against the reference, else (no reference) by the
-    last bucket's PSI. Features never sent are left out."""
+    last bucket's PSI. Features never sent are left out.
+
+    With ``rollups``, a feature rolled up by :func:`accuguard.store.rollups.refresh_rollups`
+    is read from its hourly rollup, and a numeric one is binned on its stored edges (the
+    reference's deciles when the refresh was given them) instead of this call's."""
     out: list[FeatureDrift] = []
     for name, kind in features.items():
         profile = None if reference is None else reference.get(name)
         build = _numeric if kind == "numeric" else _categorical
-        found = build(conn, deployment, name, profile, since, until, width)
+        found = build(conn, deployment, name, profile, since, until, width, rollups)
         if found is not None:
             out.append(found)
     out.sort(key=_drift_key)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from accuguard.dashboard import charts, experiments, queries
-from accuguard.dashboard.drift import feature_drift
+from accuguard.dashboard import charts, experiments, queries, rollup_queries
+from accuguard.dashboard.drift import feature_drift, reference_edges
+from accuguard.profile.columns import NumericColumnProfile
 
 if TYPE_CHECKING:
     from accuguard.gateway.app import Gateway
@@ -176,18 +177,18 @@ def quality_page(
     if engine is None:
         return context
     reference, report = _monitor(gateway, name)
+    features = _features(gateway, name, reference)
+    columns = None if reference is None else reference.columns
+    edges = {
+        f: reference_edges(p)
+        for f, p in (columns or {}).items()
+        if isinstance(p, NumericColumnProfile) and p.count > 0
+    }
+    rollup_queries.refresh_if_due(engine, now, name, features, edges)
     with engine.connect() as conn:
-        accuracy = queries.accuracy_series(conn, name, since, now, span.width)
-        disagreement = queries.disagreement_series(conn, name, since, now, span.width)
-        drifts = feature_drift(
-            conn,
-            name,
-            _features(gateway, name, reference),
-            None if reference is None else reference.columns,
-            since,
-            now,
-            span.width,
-        )
+        accuracy = rollup_queries.accuracy_series(conn, name, since, now, span.width)
+        disagreement = rollup_queries.disagreement_series(conn, name, since, now, span.width)
+        drifts = feature_drift(conn, name, features, columns, since, now, span.width, rollups=True)
     context["accuracy"] = _summary(accuracy)
     context["accuracy_chart"] = charts.line_chart(
         f"Accuracy per variant, {name}",
@@ -261,8 +262,11 @@ def experiment_page(
     context["has_store"] = engine is not None
     if not split or engine is None:
         return context
+    rollup_queries.refresh_if_due(engine, now, name)
     with engine.connect() as conn:
-        units, sums = queries.experiment_sums(conn, name, list(split), now - span.seconds, now)
+        units, sums = rollup_queries.experiment_sums(
+            conn, name, list(split), now - span.seconds, now
+        )
     report, plans = experiments.analyse(name, units, sums, split, mde=mde)
     context["units"] = units
     context["plans"] = plans

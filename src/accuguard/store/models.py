@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Double, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, Double, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Constraint names fixed by convention, so the migration and the models agree.
@@ -66,6 +66,7 @@ class Prediction(Base):
         Index(None, "deployment", "created_at"),
         Index(None, "deployment", "variant", "created_at"),
         Index(None, "unit_hash"),
+        Index(None, "created_at"),  # retention: bounded batches of the oldest rows (0005)
     )
 
 
@@ -96,6 +97,7 @@ class BusinessEvent(Base):
     __table_args__ = (
         Index(None, "deployment", "created_at"),
         Index(None, "unit_hash"),
+        Index(None, "created_at"),  # retention (0005)
     )
 
 
@@ -222,3 +224,119 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String)
     acquired_at: Mapped[float] = mapped_column(Double)
     expires_at: Mapped[float] = mapped_column(Double)
+
+
+# -- rollups (docs/dashboard.md, src/accuguard/store/rollups.py) ---------------------------
+# Hourly aggregates of the tables above, refreshed in SQL by ``store.rollups.refresh_rollups``.
+# ``hour`` is the unix start of the hour; JSON outputs and labels are kept as their JSON text.
+# Tables keyed by such texts have a surrogate ``id`` instead: a long output or category
+# would pass PostgreSQL's index row limit (about 2.7 kB) in a key. Their rows are only
+# ever written by a refresh that deletes the hours it re-inserts, one GROUP BY each.
+
+#: 64-bit ids (hours are deleted and re-inserted on every refresh), the rowid on SQLite.
+RollupId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class RollupState(Base):
+    """A rollup's watermark: hours before ``watermark`` are rolled up."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    watermark: Mapped[float | None] = mapped_column(Double, nullable=True)
+    refreshed_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class RollupTraffic(Base):
+    """Per deployment, variant and hour: requests, challenger errors, latency sum."""
+
+    __tablename__ = "rollup_traffic"
+
+    deployment: Mapped[str] = mapped_column(String, primary_key=True)
+    hour: Mapped[float] = mapped_column(Double, primary_key=True)
+    variant: Mapped[str] = mapped_column(String, primary_key=True)
+    mode: Mapped[str] = mapped_column(String)
+    requests: Mapped[int] = mapped_column(Integer)
+    served: Mapped[int] = mapped_column(Integer)  # requests not mirrored (mode != shadow)
+    errors: Mapped[int] = mapped_column(Integer)
+    latency_ms_sum: Mapped[float] = mapped_column(Double)
+
+
+class RollupLabel(Base):
+    """Per deployment, hour, variant, output and label (JSON texts): labelled predictions."""
+
+    __tablename__ = "rollup_labels"
+
+    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(String)
+    hour: Mapped[float] = mapped_column(Double)
+    variant: Mapped[str] = mapped_column(String)
+    output: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index(None, "deployment", "hour"),)
+
+
+class RollupShadow(Base):
+    """Per deployment, hour, shadow, its output and the champion's: requests both answered."""
+
+    __tablename__ = "rollup_shadow"
+
+    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(String)
+    hour: Mapped[float] = mapped_column(Double)
+    variant: Mapped[str] = mapped_column(String)
+    output: Mapped[str] = mapped_column(Text)
+    champion_output: Mapped[str] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index(None, "deployment", "hour"),)
+
+
+class RollupFeatureBins(Base):
+    """The fixed bins of a rolled-up feature: inner edges (numeric) or none (categorical)."""
+
+    __tablename__ = "rollup_feature_bins"
+
+    deployment: Mapped[str] = mapped_column(String, primary_key=True)
+    feature: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String)
+    edges: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class RollupFeature(Base):
+    """Per deployment, feature and hour: champion rows per bin index or category (text)."""
+
+    __tablename__ = "rollup_features"
+
+    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(String)
+    feature: Mapped[str] = mapped_column(String)
+    hour: Mapped[float] = mapped_column(Double)
+    value: Mapped[str] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index(None, "deployment", "feature", "hour"),)
+
+
+class RollupExposure(Base):
+    """Per deployment and unit, over its served rows (no shadows): the least and greatest
+    variant (equal: one variant served it) and the first and last served time."""
+
+    __tablename__ = "rollup_exposure"
+
+    deployment: Mapped[str] = mapped_column(String, primary_key=True)
+    unit_hash: Mapped[str] = mapped_column(String, primary_key=True)
+    variant_min: Mapped[str] = mapped_column(String)
+    variant_max: Mapped[str] = mapped_column(String)
+    first_seen: Mapped[float] = mapped_column(Double)
+    last_seen: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (  # covering: a range's units are read from the index alone
+        Index(
+            "ix_rollup_exposure_range",
+            *("deployment", "last_seen", "first_seen", "variant_min", "variant_max", "unit_hash"),
+        ),
+    )
