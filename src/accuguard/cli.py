@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from accuguard.errors import AccuguardError
 
@@ -43,6 +44,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "experiment": ("group", "accuguard.experiment.cli:app"),
     "serve": ("command", "accuguard.gateway.cli:serve_command"),
     "privacy": ("group", "accuguard.privacy:privacy_app"),
+    "events": ("group", "accuguard.store.cli:app"),
     "rollout": ("group", "accuguard.rollout.cli:app"),
     "audit": ("group", "accuguard.audit.cli:app"),
     "token": ("group", "accuguard.auth.cli:app"),
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="accuguard")
     except AccuguardError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
+        _err.print(f"[bold red]error:[/] {escape(str(exc))}")  # "[/x]" in a name is text
         sys.exit(2)
 
 

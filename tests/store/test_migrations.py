@@ -12,8 +12,9 @@ INDEXES = {
         ("deployment", "created_at"),
         ("deployment", "variant", "created_at"),
         ("unit_hash",),
+        ("created_at",),
     },
-    "business_events": {("deployment", "created_at"), ("unit_hash",)},
+    "business_events": {("deployment", "created_at"), ("unit_hash",), ("created_at",)},
     "feedback": {("created_at",)},
     "erasures": {("unit_hash",)},
 }

@@ -36,7 +36,7 @@ from accuguard.rollout.plan import (
     SrmCheck,
 )
 from accuguard.stats.ab import Proportion, SampleMean, analyze_summary, srm_test
-from accuguard.stats.drift import drift_verdict, ks_2samp_sorted
+from accuguard.stats.drift import drift_verdict
 
 Status = Literal["pass", "fail", "inconclusive"]
 
@@ -245,7 +245,10 @@ def prediction_drift_check(check: PredictionDriftCheck, ev: Evidence, gate: Gate
             detail=f"{cur.size} challenger and {ref.size} champion scores, "
             f"{check.min_samples} each needed",
         )
-    d, p = ks_2samp_sorted(ref, cur)
+    ks = ev.prediction_ks()
+    if ks is None:  # pragma: no cover - both sizes are >= min_samples >= 1 here
+        raise ValueError("prediction drift: no KS statistic in the evidence")
+    d, p = ks
     verdict = drift_verdict("ks", d, p, d, alpha=check.alpha, min_effect=check.max_statistic)
     status: Status = "fail" if verdict.drifted else "pass"
     what = "drifted" if verdict.drifted else "no material drift"

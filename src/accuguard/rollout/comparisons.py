@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
 
+from accuguard.rollout.sample import OrderStatistics
 from accuguard.stats.ab.sequential import confidence_sequence
 from accuguard.stats.intervals import wilson_interval, z_value
 from accuguard.stats.paired import mcnemar_accuracy
@@ -280,7 +281,7 @@ def newcombe_interval(s1: int, n1: int, s2: int, n2: int, confidence: float) -> 
 
 
 def quantile_interval(
-    sorted_values: FloatArray, q: float, confidence: float
+    sorted_values: FloatArray | OrderStatistics, q: float, confidence: float
 ) -> tuple[float, float, float]:
     """Quantile ``q`` of a sorted sample and a distribution-free interval for it.
 
@@ -289,17 +290,15 @@ def quantile_interval(
     ``a = 1 - confidence``: it covers the true quantile with probability at least
     ``confidence`` for any continuous distribution; a bound beyond the sample is
     ``-inf``/``+inf``. Reference: Conover (1999), *Practical Nonparametric Statistics*, 3.2.
+    The sample is a sorted array or the :class:`~accuguard.rollout.sample.OrderStatistics`
+    the evidence holds (same values; a bound at a rank it does not hold is infinite).
     """
-    n = sorted_values.size
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    a = 1.0 - confidence
-    value = float(np.quantile(sorted_values, q))
-    r = int(sps.binom.ppf(a / 2, n, q))
-    s = int(sps.binom.ppf(1 - a / 2, n, q)) + 1
-    lo = float(sorted_values[r - 1]) if r >= 1 else -math.inf
-    hi = float(sorted_values[s - 1]) if s <= n else math.inf
-    return value, lo, hi
+    sample = (
+        sorted_values
+        if isinstance(sorted_values, OrderStatistics)
+        else OrderStatistics.of_sorted(sorted_values)
+    )
+    return sample.quantile_interval(q, confidence)
 
 
 def rate_interval(k: int, n: int, confidence: float) -> tuple[float, float, float]:

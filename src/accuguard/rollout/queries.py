@@ -1,11 +1,15 @@
 """The SQL behind :func:`accuguard.rollout.evidence.collect_evidence`.
 
-Counts and business metrics are SQL aggregates; latencies, scores and labelled
-``(label, output)`` pairs are streamed one column at a time (``yield_per`` partitions,
-server-side cursors on PostgreSQL); ``features`` are read only for the input-drift
-sample, at most ``limit`` rows chosen in SQL (every k-th served row in time order).
-Every query works on SQLite and PostgreSQL (JSON columns are never compared in SQL:
-PostgreSQL's ``json`` type has no equality).
+Everything is aggregated in SQL, so a window of any size costs the controller a few
+thousand numbers: counts and business metrics; labelled ``(label, output)`` tallies as
+``GROUP BY CAST(label AS TEXT), CAST(output AS TEXT)`` counts (PostgreSQL's ``json``
+has no equality, its text has; the texts are parsed and merged by :func:`label_key`
+here, so ``1``, ``1.0`` and ``true`` still count as one class); latencies and scores as
+*sources* (``arm``, ``x``) that :mod:`accuguard.rollout.aggregates` reduces to order
+statistics and the KS statistic. ``features`` are read only for the input-drift sample,
+at most ``limit`` rows chosen in SQL (every k-th served row in time order). Every query
+works on SQLite and PostgreSQL. (The former row-streaming reader is
+:mod:`accuguard.rollout.streamed`, kept as the reference the tests compare with.)
 """
 
 from __future__ import annotations
@@ -14,14 +18,26 @@ import json
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from sqlalchemy import Select, and_, distinct, func, or_, select
+from sqlalchemy import (
+    Select,
+    Subquery,
+    Text,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 
 from accuguard.profile.columns import (
@@ -46,17 +62,6 @@ _CHUNK = 10_000  # rows per fetched partition when streaming
 Counts = dict[str, tuple[int, int, int]]
 #: per arm: (exposed units, units with the event, sum of per-unit totals, sum of squares)
 BusinessRow = tuple[int, int, float, float]
-
-
-@dataclass
-class Paired:
-    """Shadow pairs: counts, ``(label, champion, challenger)`` tallies, sorted scores."""
-
-    pairs: int = 0
-    disagreements: int = 0
-    labelled: Counter[tuple[Hashable, Hashable, Hashable]] = field(default_factory=Counter)
-    champion_scores: FloatArray = field(default_factory=lambda: np.empty(0))
-    challenger_scores: FloatArray = field(default_factory=lambda: np.empty(0))
 
 
 def label_key(value: Any) -> Hashable:
@@ -124,56 +129,51 @@ def counts(conn: Connection, window: Window) -> Counts:
     return out
 
 
-def column_query(window: Window, *, champion: bool, col: str) -> Select[Any]:
-    """One numeric column of an arm's rows (scores: only rows the arm's model answered)."""
-    column = getattr(Prediction, col)
-    where = [_in_window(window), _arm(window, champion=champion), column.is_not(None)]
-    if col == "score":
-        where.append(_served_by(window, champion=champion))
-    return select(column).where(*where)
-
-
-def _stream(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
+def _stream(
+    conn: Connection, query: Select[Any, Any, Any] | Select[Any]
+) -> Iterator[Sequence[Any]]:
     result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
     for partition in result.partitions():
         yield from partition
 
 
-def floats(conn: Connection, query: Select[Any]) -> FloatArray:
-    values = np.fromiter((row[0] for row in _stream(conn, query)), dtype=np.float64)
-    values = values[np.isfinite(values)]
-    values.sort()
-    return values
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
-def _feedback_join(window: Window) -> Any:
-    return and_(Feedback.request_id == Prediction.request_id, Feedback.created_at < window.end)
+def _arm_number(window: Window) -> Any:
+    return case((Prediction.variant == CHAMPION_VARIANT, 0), else_=1)
 
 
-def labelled(
-    conn: Connection, window: Window, *, champion: bool
-) -> Counter[tuple[Hashable, Hashable]]:
-    query = (
-        select(Feedback.label, Prediction.output)
-        .join(Feedback, _feedback_join(window))
-        .where(
-            _in_window(window),
-            _arm(window, champion=champion),
-            _served_by(window, champion=champion),
-        )
+def latency_source(window: Window) -> Subquery:
+    """``(arm, x)``: the latency of every row of both arms (failed challenger calls too)."""
+    both = or_(_arm(window, champion=True), _arm(window, champion=False))
+    return (
+        select(_arm_number(window).label("arm"), Prediction.latency_ms.label("x"))
+        .where(_in_window(window), both)
+        .subquery("latencies")
     )
-    counts: Counter[tuple[Hashable, Hashable]] = Counter()
-    for label, output in _stream(conn, query):
-        if label is not None:
-            counts[(label_key(label), label_key(output))] += 1
-    return counts
 
 
-def paired(conn: Connection, window: Window) -> Paired:
-    """Shadow pairs: requests both models answered, joined with their label if any."""
+def score_source(window: Window) -> Subquery:
+    """``(arm, x)``: the scores of the rows each arm's own model answered (canary)."""
+    served = or_(
+        and_(_arm(window, champion=True), _served_by(window, champion=True)),
+        and_(_arm(window, champion=False), _served_by(window, champion=False)),
+    )
+    return (
+        select(_arm_number(window).label("arm"), Prediction.score.label("x"))
+        .where(_in_window(window), served, Prediction.score.is_not(None))
+        .subquery("scores")
+    )
+
+
+def _pairs(window: Window) -> tuple[Any, Select[Any]]:
+    """The champion's row alias and the join of answered challenger rows with it."""
     c = Prediction.__table__.alias("c")
-    query = (
-        select(c.c.output, Prediction.output, c.c.score, Prediction.score, Feedback.label)
+    joined = (
+        select()
+        .select_from(Prediction)
         .join(
             c,
             and_(
@@ -183,33 +183,73 @@ def paired(conn: Connection, window: Window) -> Paired:
                 c.c.error.is_(None),
             ),
         )
-        .outerjoin(Feedback, _feedback_join(window))
         .where(
             _in_window(window),
             _arm(window, champion=False),
             _served_by(window, champion=False),
         )
     )
-    out = Paired()
-    champ_scores: list[float] = []
-    chal_scores: list[float] = []
-    for champ_out, chal_out, champ_score, chal_score, label in _stream(conn, query):
-        a, b = label_key(champ_out), label_key(chal_out)
-        out.pairs += 1
-        out.disagreements += a != b
-        if champ_score is not None and chal_score is not None:
-            champ_scores.append(champ_score)
-            chal_scores.append(chal_score)
-        if label is not None:
-            out.labelled[(label_key(label), a, b)] += 1
-    out.champion_scores = _sorted_finite(champ_scores)
-    out.challenger_scores = _sorted_finite(chal_scores)
-    return out
+    return c, joined
 
 
-def _sorted_finite(values: list[float]) -> FloatArray:
-    arr = np.asarray(values, dtype=np.float64)
-    return np.sort(arr[np.isfinite(arr)])
+def paired_score_source(window: Window) -> Subquery:
+    """``(arm, x)``: both scores of every shadow pair where both models gave one."""
+    c, joined = _pairs(window)
+    both = and_(c.c.score.is_not(None), Prediction.score.is_not(None))
+    return union_all(
+        joined.add_columns(literal(0).label("arm"), c.c.score.label("x")).where(both),
+        joined.add_columns(literal(1).label("arm"), Prediction.score.label("x")).where(both),
+    ).subquery("paired_scores")
+
+
+def labelled_counts(
+    conn: Connection, window: Window, *, champion: bool
+) -> Counter[tuple[Hashable, Hashable]]:
+    """``(label, output)`` counts of an arm's answered rows with a label before ``end``."""
+    label, output = cast(Feedback.label, Text), cast(Prediction.output, Text)
+    query = (
+        select(label, output, func.count())
+        .join(Feedback, _feedback_join(window))
+        .where(
+            _in_window(window),
+            _arm(window, champion=champion),
+            _served_by(window, champion=champion),
+        )
+        .group_by(label, output)
+    )
+    counts: Counter[tuple[Hashable, Hashable]] = Counter()
+    for label_text, output_text, k in _stream(conn, query):
+        value = _json(label_text)
+        if value is not None:
+            counts[(label_key(value), label_key(_json(output_text)))] += int(k)
+    return counts
+
+
+def paired_counts(
+    conn: Connection, window: Window
+) -> tuple[int, int, Counter[tuple[Hashable, Hashable, Hashable]]]:
+    """Shadow pairs: ``(pairs, disagreements, (label, champion, challenger) counts)``."""
+    c, joined = _pairs(window)
+    keys = (cast(c.c.output, Text), cast(Prediction.output, Text), cast(Feedback.label, Text))
+    query = (
+        joined.add_columns(*keys, func.count())
+        .outerjoin(Feedback, _feedback_join(window))
+        .group_by(*keys)
+    )
+    pairs = disagreements = 0
+    labelled: Counter[tuple[Hashable, Hashable, Hashable]] = Counter()
+    for champ_text, chal_text, label_text, k in _stream(conn, query):
+        a, b, k = label_key(_json(champ_text)), label_key(_json(chal_text)), int(k)
+        pairs += k
+        disagreements += k if a != b else 0
+        value = _json(label_text)
+        if value is not None:
+            labelled[(label_key(value), a, b)] += k
+    return pairs, disagreements, labelled
+
+
+def _feedback_join(window: Window) -> Any:
+    return and_(Feedback.request_id == Prediction.request_id, Feedback.created_at < window.end)
 
 
 def business(

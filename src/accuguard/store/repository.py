@@ -1,11 +1,13 @@
 """Write and erase event-log rows: batched, idempotent, one transaction per call.
 
-Inserts are ``INSERT ... ON CONFLICT DO NOTHING`` on the table's key (SQLite and
-PostgreSQL dialects), executed once for a whole list of rows (``executemany``). So
-writing a batch twice (a replay after an ambiguous commit, a client retrying) stores
-every row once: for predictions the first row of a ``(request_id, variant)`` wins, for
-feedback the first label of a ``request_id``, for business events the first row of an
-``event_id``.
+Inserts are ``INSERT ... ON CONFLICT DO NOTHING`` on the table's key. On SQLite it is
+executed once for a whole list of rows (``executemany``); on PostgreSQL the batch is
+streamed with ``COPY`` into a staging table and moved with one ``INSERT ... SELECT ...
+ON CONFLICT DO NOTHING`` (:mod:`accuguard.store.copy`; ``bench/event_log_pg.py``
+measures both). So writing a batch twice (a replay after an ambiguous commit, a client
+retrying) stores every row once: for predictions the first row of a ``(request_id,
+variant)`` wins, for feedback the first label of a ``request_id``, for business events
+the first row of an ``event_id``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from accuguard.store.copy import copy_insert
 from accuguard.store.models import KINDS, BusinessEvent, Erasure, Feedback, Prediction
 from accuguard.store.records import BusinessEventRecord, FeedbackRecord, PredictionRecord
 
@@ -68,54 +71,68 @@ class EventRepository:
     >>> repo = EventRepository(engine)
     >>> rows = [FeedbackRecord("r1", 1, 0.0), FeedbackRecord("r1", 0, 1.0)]
     >>> repo.insert_feedback(rows)  # the second label of r1 is ignored
+    1
     >>> repo.counts()["feedback"]
     1
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, use_copy: bool = True) -> None:
+        """``use_copy=False`` makes PostgreSQL use ``executemany`` as SQLite does (the
+        benchmark's baseline); the stored rows are the same either way."""
         self.engine = engine
         name = engine.dialect.name
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"engine dialect {name!r} is not supported; use sqlite or postgresql")
         self._insert = sqlite.insert if name == "sqlite" else postgresql.insert
+        self._copy = use_copy and name == "postgresql"
 
     # -- writes ------------------------------------------------------------------
 
-    def insert_rows(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert row dicts into the table of ``kind`` (a key of ``models.KINDS``)."""
-        if rows:
-            with self.engine.begin() as connection:
-                self._insert_rows(connection, kind, rows)
+    def insert_rows(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert row dicts into the table of ``kind`` (a key of ``models.KINDS``).
 
-    def insert_batches(self, batches: Iterable[tuple[str, Sequence[Mapping[str, Any]]]]) -> None:
-        """Insert several ``(kind, rows)`` batches in one transaction (all or nothing)."""
+        Returns the number of rows newly stored (keys already there are skipped), or -1
+        when the driver cannot tell (PostgreSQL's ``executemany``, ``use_copy=False``).
+        """
+        if not rows:
+            return 0
         with self.engine.begin() as connection:
-            for kind, rows in batches:
-                self._insert_rows(connection, kind, rows)
+            return self._insert_rows(connection, kind, rows)
+
+    def insert_batches(self, batches: Iterable[tuple[str, Sequence[Mapping[str, Any]]]]) -> int:
+        """Insert several ``(kind, rows)`` batches in one transaction (all or nothing).
+
+        Returns the number of rows newly stored (-1 as for :meth:`insert_rows`).
+        """
+        with self.engine.begin() as connection:
+            counts = [self._insert_rows(connection, kind, rows) for kind, rows in batches]
+        return -1 if any(n < 0 for n in counts) else sum(counts)
 
     def _insert_rows(
         self, connection: Connection, kind: str, rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        if not rows:
-            return
+    ) -> int:
         try:
             model = KINDS[kind]
         except KeyError:
             raise ValueError(f"kind {kind!r} is not one of {sorted(KINDS)}") from None
+        if not rows:
+            return 0
+        if self._copy:
+            return copy_insert(connection, model.__table__, rows)  # type: ignore[arg-type]
         statement = self._insert(model).on_conflict_do_nothing()
-        connection.execute(statement, list(rows))
+        return int(connection.execute(statement, list(rows)).rowcount)
 
-    def insert_predictions(self, records: Sequence[PredictionRecord]) -> None:
+    def insert_predictions(self, records: Sequence[PredictionRecord]) -> int:
         """Insert predictions; a ``(request_id, variant)`` already stored is kept as is."""
-        self.insert_rows("predictions", [prediction_row(r) for r in records])
+        return self.insert_rows("predictions", [prediction_row(r) for r in records])
 
-    def insert_feedback(self, records: Sequence[FeedbackRecord]) -> None:
+    def insert_feedback(self, records: Sequence[FeedbackRecord]) -> int:
         """Insert labels; the first label of a ``request_id`` wins, later ones are ignored."""
-        self.insert_rows("feedback", [feedback_row(r) for r in records])
+        return self.insert_rows("feedback", [feedback_row(r) for r in records])
 
-    def insert_events(self, records: Sequence[BusinessEventRecord]) -> None:
+    def insert_events(self, records: Sequence[BusinessEventRecord]) -> int:
         """Insert business events; an ``event_id`` already stored is kept as is."""
-        self.insert_rows("business_events", [event_row(r) for r in records])
+        return self.insert_rows("business_events", [event_row(r) for r in records])
 
     # -- reads -------------------------------------------------------------------
 
