@@ -16,7 +16,8 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,32 @@ def to_float64(array: pa.Array) -> FloatArray:
     x: FloatArray = _buffers.values(array)  # type: ignore[assignment]
     valid = _buffers.validity(array)
     return x if valid is None else x[valid]
+
+
+def _merged_stats(a: NumericColumnProfile, b: NumericColumnProfile) -> dict[str, Any]:
+    """Counts, extremes and Chan's merged mean and m2 of ``a + b`` (one code path for both
+    ``+`` and :meth:`NumericColumnProfile.merge_shards`, so their rounding is the same)."""
+    n = a.count + b.count
+    if a.count == 0 or b.count == 0:
+        src = b if a.count == 0 else a
+        mean, m2, lo, hi = src.mean, src.m2, src.min, src.max
+    else:
+        delta = b.mean - a.mean
+        mean = a.mean + delta * (b.count / n)
+        m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / n)
+        lo, hi = min(a.min, b.min), max(a.max, b.max)
+    return {
+        "rows": a.rows + b.rows,
+        "nulls": a.nulls + b.nulls,
+        "nans": a.nans + b.nans,
+        "pos_inf": a.pos_inf + b.pos_inf,
+        "neg_inf": a.neg_inf + b.neg_inf,
+        "count": n,
+        "min": lo,
+        "max": hi,
+        "mean": mean,
+        "m2": m2,
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,19 +236,43 @@ class NumericColumnProfile:
             return total
         return cls.from_array(to_float64(array), exact_limit, int(array.null_count))
 
+    def header(self) -> NumericColumnProfile:
+        """The counts and moments alone (no values, no sketch): a few numbers to send between
+        processes; :meth:`merge_shards` puts headers and values back together."""
+        return replace(self, values=(), sketch=None, _cache={})
+
+    @classmethod
+    def merge_shards(
+        cls,
+        headers: Sequence[NumericColumnProfile],
+        values: Sequence[FloatArray],
+        sketches: Sequence[QuantileSketch],
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+    ) -> NumericColumnProfile:
+        """The profile ``p1 + p2 + ...`` (left to right) of chunk profiles sent in parts.
+
+        ``headers`` are the chunks' :meth:`header` in order, ``values`` their exact value
+        arrays in order, ``sketches`` sketches of the chunks whose values were sketched.
+        Counts and moments are folded with the arithmetic of ``+`` in the same order, so
+        they are bit-identical to adding the chunk profiles; with no sketch and at most
+        ``exact_limit`` values the values are exactly those of the sum, else a sketch of
+        all of them (KLL is randomised: equal to the sum's within its error bound).
+        """
+        total = cls(exact_limit=exact_limit)
+        for h in headers:
+            total = replace(total, **_merged_stats(total, h))
+        if not sketches and total.count <= exact_limit:
+            return replace(total, values=tuple(v for v in values if v.size), _cache={})
+        sketch = QuantileSketch.from_array(np.empty(0)).updated(*values)
+        for other in sketches:
+            sketch = sketch + other
+        return replace(total, sketch=sketch, _cache={})
+
     def __add__(self, other: NumericColumnProfile) -> NumericColumnProfile:
         if not isinstance(other, NumericColumnProfile):
             return NotImplemented
         a, b = self, other
         n = a.count + b.count
-        if a.count == 0 or b.count == 0:
-            src = b if a.count == 0 else a
-            mean, m2, lo, hi = src.mean, src.m2, src.min, src.max
-        else:
-            delta = b.mean - a.mean
-            mean = a.mean + delta * (b.count / n)
-            m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / n)
-            lo, hi = min(a.min, b.min), max(a.max, b.max)
         limit = min(a.exact_limit, b.exact_limit)
         values: tuple[FloatArray, ...] = ()
         sketch: QuantileSketch | None = None
@@ -236,19 +287,7 @@ class NumericColumnProfile:
         else:
             sketch = QuantileSketch.from_array(np.empty(0)).updated(*a.values, *b.values)
         return NumericColumnProfile(
-            rows=a.rows + b.rows,
-            nulls=a.nulls + b.nulls,
-            nans=a.nans + b.nans,
-            pos_inf=a.pos_inf + b.pos_inf,
-            neg_inf=a.neg_inf + b.neg_inf,
-            count=n,
-            min=lo,
-            max=hi,
-            mean=mean,
-            m2=m2,
-            values=values,
-            sketch=sketch,
-            exact_limit=limit,
+            **_merged_stats(a, b), values=values, sketch=sketch, exact_limit=limit
         )
 
     def __getstate__(self) -> dict[str, Any]:

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from accuguard.report.validation import ValidationReport
@@ -17,8 +24,12 @@ Opt = typer.Option
 
 
 def validate_command(
-    reference: Annotated[Path, Opt("--reference", "-r", help="Reference data (.parquet or .csv).")],
-    current: Annotated[Path, Opt("--current", "-c", help="Current data (.parquet or .csv).")],
+    reference: Annotated[
+        Path, Opt("--reference", "-r", help="Reference data (.parquet, .csv or a directory).")
+    ],
+    current: Annotated[
+        Path, Opt("--current", "-c", help="Current data (.parquet, .csv or a directory).")
+    ],
     target: Annotated[str | None, Opt(help="Column with the true labels.")] = None,
     prediction: Annotated[str | None, Opt(help="Column with predicted labels.")] = None,
     score: Annotated[str | None, Opt(help="Column with the positive-class score.")] = None,
@@ -37,12 +48,22 @@ def validate_command(
         bool, Opt("--mlflow", help="Log an MLflow run and tag the model version.")
     ] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bars or summary.")] = False,
+    engine: Annotated[
+        str, Opt("--engine", help="Where the column pass runs: local (threads) or ray.")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        Opt(help="Ray cluster (host:port or ray://host:port); default $RAY_ADDRESS, else local."),
+    ] = None,
+    ray_num_cpus: Annotated[
+        int | None, Opt(help="CPUs of the local Ray instance started when there is no address.")
+    ] = None,
 ) -> None:
     """Check data quality, drift, performance and fairness; exit 0 pass, 1 fail, 2 bad input."""
     from accuguard.validate.pipeline import validate
 
     with _progress(quiet) as bars:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_start(totals: dict[str, int]) -> None:
             for name, total in totals.items():
@@ -66,6 +87,9 @@ def validate_command(
             config=config,
             progress=advance,
             on_start=on_start,
+            engine=engine,
+            ray_address=ray_address,
+            ray_num_cpus=ray_num_cpus,
         )
     if output is not None:
         report.write_json(output)

@@ -34,7 +34,7 @@ from accuguard.profile.columns import (
     quality_between,
 )
 from accuguard.profile.numeric import return_free_memory
-from accuguard.profile.rowhash import count_duplicates, row_hashes
+from accuguard.profile.rowhash import U64Array, count_duplicates, row_hashes
 from accuguard.validate.config import ColumnKind, ValidationConfig
 from accuguard.validate.sources import Source
 
@@ -77,8 +77,11 @@ class _RowHasher:
     def fold(self, offset: int, batch: pa.RecordBatch) -> None:
         if batch.num_columns == 0:
             return
-        part = row_hashes(batch, batch.schema.names)
-        rows = self.hashes[offset : offset + batch.num_rows]
+        self.fold_hashes(offset, row_hashes(batch, batch.schema.names))
+
+    def fold_hashes(self, offset: int, part: U64Array) -> None:
+        """Fold one column group's hashes of the rows from ``offset`` on."""
+        rows = self.hashes[offset : offset + part.size]
         np.multiply(rows, _GOLDEN, out=rows)  # uint64 arithmetic wraps
         np.add(rows, part, out=rows)
 

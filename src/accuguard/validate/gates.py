@@ -25,6 +25,7 @@ import ast
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from accuguard.errors import ConfigError
 
@@ -228,7 +229,7 @@ def _ref(node: ast.AST) -> str:
 
 def _value(node: ast.expr, lookup: Callable[[str], float]) -> float:
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        return float(cast("float", node.value))  # the parser admits numeric constants only
     if isinstance(node, ast.UnaryOp):
         return -_value(node.operand, lookup)
     if isinstance(node, ast.BinOp):

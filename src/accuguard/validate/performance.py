@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 from accuguard.errors import DataError
 from accuguard.validate.config import Task
 from accuguard.validate.sources import Source
+
+Role = Literal["feature", "target", "prediction", "score"]
 
 NULL_SEGMENT = "(null)"
 
@@ -50,7 +52,7 @@ class Roles:
         """Whether a challenger prediction or score is given."""
         return self.challenger_prediction is not None or self.challenger_score is not None
 
-    def role_of(self, column: str) -> str:
+    def role_of(self, column: str) -> Role:
         """``target``, ``prediction``, ``score`` or ``feature``."""
         if column == self.target:
             return "target"
@@ -269,6 +271,10 @@ class _Builder:
                 else None
             )
             return PairedBinaryProfile.from_arrays(y, champ, chal, cs, xs, threshold=self.threshold)
+        if chal is None:
+            raise DataError(
+                f"{self.task} champion/challenger comparison needs --challenger-prediction"
+            )
         return _PairedErrors.from_arrays(self.task, y, champ, chal)
 
     def result(self) -> PerformanceResult:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +25,7 @@ from accuguard.validate.columns import (
     distinct_values,
     run_column_pass,
 )
-from accuguard.validate.config import ValidationConfig, load_config
+from accuguard.validate.config import ColumnKind, ValidationConfig, load_config
 from accuguard.validate.gates import evaluate_gate, parse_gate, resolve
 from accuguard.validate.performance import (
     Roles,
@@ -36,7 +36,11 @@ from accuguard.validate.performance import (
 from accuguard.validate.schema import plan_columns
 from accuguard.validate.sources import Source, open_source
 
+if TYPE_CHECKING:
+    from accuguard.validate.engine_ray import RayOptions
+
 Progress = Callable[[str, int], None]
+ENGINES = ("local", "ray")
 
 
 def validate(
@@ -53,6 +57,9 @@ def validate(
     config: ValidationConfig | str | Path | None = None,
     progress: Progress | None = None,
     on_start: Callable[[dict[str, int]], None] | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    ray_num_cpus: int | None = None,
 ) -> rpt.ValidationReport:
     """Validate ``current`` against ``reference``: quality, drift, performance, gates.
 
@@ -62,8 +69,15 @@ def validate(
     of prediction columns. Bare metric names in gates refer to the candidate: the
     challenger when one is given, otherwise the primary model.
 
+    ``engine`` is ``"local"`` (threads in this process) or ``"ray"``: the column pass
+    runs as Ray tasks (:mod:`accuguard.validate.engine_ray`) on the cluster at
+    ``ray_address`` (default ``$RAY_ADDRESS``, else a local instance with
+    ``ray_num_cpus`` CPUs, or the instance this process already initialised), with the
+    same results. ``reference`` and ``current`` may be directories of data files.
+
     Raises :class:`~accuguard.errors.InputError` (exit 2 on the CLI) for bad input.
     """
+    ray_options = _ray_options(engine, ray_address, ray_num_cpus)
     if target is not None:
         preload_scipy_stats()  # performance needs it: import while the files are read
     config_path = None if isinstance(config, ValidationConfig) else config
@@ -91,7 +105,12 @@ def validate(
             from accuguard.validate.scoring import score_models
 
             extra_drift = score_models(ref, cur, roles, model, challenger_model, cfg, notes)
-        columns = run_column_pass(ref, cur, kinds_plan.compared, cfg, progress)
+        if ray_options is None:
+            columns = run_column_pass(ref, cur, kinds_plan.compared, cfg, progress)
+        else:
+            from accuguard.validate.engine_ray import run_column_pass_ray
+
+            columns = run_column_pass_ray(ref, cur, kinds_plan.compared, cfg, progress, ray_options)
         columns.columns.update(extra_drift)
         perf = None
         if target is not None:
@@ -115,13 +134,33 @@ def validate(
             notes,
         )
     values = flatten(report)
-    outcomes = [
-        evaluate_gate(g, lambda name, g=g: resolve(name, values, f"gate {g.expression!r}"))
-        for g in gates
-    ]
+    outcomes = [evaluate_gate(g, _lookup(values, f"gate {g.expression!r}")) for g in gates]
     report.gates = [rpt.GateOutcome(**_nan_to_none(vars(o))) for o in outcomes]
     report.passed = all(o.passed for o in outcomes)
     return report
+
+
+def _lookup(values: dict[str, float], where: str) -> Callable[[str], float]:
+    """A gate's name lookup in the report's flattened values."""
+    return lambda name: resolve(name, values, where)
+
+
+def _ray_options(engine: str, address: str | None, num_cpus: int | None) -> RayOptions | None:
+    """Check the engine options; for Ray, connect now (before any file is read)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine: expected one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == "local":
+        for option, value in (("--ray-address", address), ("--ray-num-cpus", num_cpus)):
+            if value is not None:
+                raise ConfigError(f"{option} needs --engine ray")
+        return None
+    if num_cpus is not None and num_cpus < 1:
+        raise ConfigError(f"--ray-num-cpus: expected a whole number >= 1; got {num_cpus}")
+    from accuguard.validate.engine_ray import RayOptions, connect
+
+    options = RayOptions(address, num_cpus)
+    connect(options)
+    return options
 
 
 def _roles(
@@ -294,14 +333,14 @@ def flatten(report: rpt.ValidationReport) -> dict[str, float]:
         ):
             if key in q:
                 values[f"{alias}({col})"] = _v(q[key])
-    q = report.quality
-    values["quality.duplicates"] = float(q.duplicates.current)
-    values["quality.duplicate_share"] = q.duplicates.current_share
-    values["quality.missing_columns"] = float(len(q.schema_.missing_columns))
-    values["quality.extra_columns"] = float(len(q.schema_.extra_columns))
-    values["quality.type_changes"] = float(len(q.schema_.type_changes))
-    for seg, section in report.fairness.items():
-        for gap, detail in section.gaps.items():
+    quality = report.quality
+    values["quality.duplicates"] = float(quality.duplicates.current)
+    values["quality.duplicate_share"] = quality.duplicates.current_share
+    values["quality.missing_columns"] = float(len(quality.schema_.missing_columns))
+    values["quality.extra_columns"] = float(len(quality.schema_.extra_columns))
+    values["quality.type_changes"] = float(len(quality.schema_.type_changes))
+    for seg, fairness in report.fairness.items():
+        for gap, detail in fairness.gaps.items():
             v = _v(detail.get("gap"))
             values[f"fairness.{seg}.{gap}"] = v
             old = values.get(f"fairness.{gap}", -math.inf)
@@ -317,7 +356,7 @@ def drift_of_arrays(
     name: str, ref_values: np.ndarray, cur_values: np.ndarray, cfg: ValidationConfig
 ) -> ColumnResult:
     """Drift between two in-memory arrays (predictions a model made on both files)."""
-    kind = "numeric" if np.issubdtype(ref_values.dtype, np.number) else "categorical"
+    kind: ColumnKind = "numeric" if np.issubdtype(ref_values.dtype, np.number) else "categorical"
     ref = profile_column(pa.array(ref_values), kind, exact_limit=cfg.exact_limit)
     cur = profile_column(pa.array(cur_values), kind, exact_limit=cfg.exact_limit)
     method = cfg.drift.numeric if kind == "numeric" else cfg.drift.categorical

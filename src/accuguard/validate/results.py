@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, cast
 
 from scipy import stats as sps
 
@@ -14,6 +14,8 @@ from accuguard.stats.intervals import mean_interval
 from accuguard.stats.paired import PairedResult, mcnemar_accuracy, paired_verdict
 from accuguard.validate.config import ValidationConfig
 from accuguard.validate.performance import PerformanceResult
+
+Verdict = Literal["better", "not_worse", "worse", "inconclusive"]
 
 
 def performance_section(
@@ -55,10 +57,12 @@ def performance_section(
 def comparison_section(perf: PerformanceResult, cfg: ValidationConfig) -> rpt.Comparison:
     """Paired champion-vs-challenger tests on the same rows, and the overall verdict
     (the least favourable of the metrics' verdicts, see :func:`overall_verdict`)."""
+    p = perf.paired
+    if p is None:
+        raise ValueError("comparison_section needs the paired profile of a challenger")
     if perf.task == "binary":
-        results = list(perf.paired.compare(margin=cfg.margin, confidence=cfg.confidence))
+        results = list(p.compare(margin=cfg.margin, confidence=cfg.confidence))
     elif perf.task == "multiclass":
-        p = perf.paired
         results = [
             mcnemar_accuracy(
                 p.champion_only,
@@ -71,7 +75,7 @@ def comparison_section(perf: PerformanceResult, cfg: ValidationConfig) -> rpt.Co
             )
         ]
     else:
-        results = [_paired_mae(perf.paired, cfg)]
+        results = [_paired_mae(p, cfg)]
     items = [
         rpt.PairedComparison(
             metric=r.metric,
@@ -82,8 +86,8 @@ def comparison_section(perf: PerformanceResult, cfg: ValidationConfig) -> rpt.Co
             upper=nan_to_none(r.upper),
             p_value=nan_to_none(r.p_value),
             method=r.method,
-            verdict=r.verdict,
-        )  # type: ignore[arg-type]
+            verdict=cast(Verdict, r.verdict),
+        )
         for r in results
     ]
     return rpt.Comparison(
@@ -94,13 +98,13 @@ def comparison_section(perf: PerformanceResult, cfg: ValidationConfig) -> rpt.Co
 _ORDER = ("worse", "inconclusive", "not_worse", "better")
 
 
-def overall_verdict(verdicts: list[str]) -> str:
+def overall_verdict(verdicts: list[str]) -> Verdict:
     """The least favourable verdict: a challenger is only as good as its worst metric.
 
     >>> overall_verdict(["better", "not_worse", "worse"])
     'worse'
     """
-    return min(verdicts, key=_ORDER.index) if verdicts else "inconclusive"
+    return cast(Verdict, min(verdicts, key=_ORDER.index)) if verdicts else "inconclusive"
 
 
 def fairness_section(perf: PerformanceResult) -> dict[str, rpt.SegmentColumn]:
