@@ -30,6 +30,8 @@ def parse_yaml(text: str, source: str) -> Any:
     """
     try:
         return yaml.safe_load(text)
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ConfigError(f"{source}: malformed YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

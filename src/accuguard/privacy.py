@@ -27,6 +27,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from accuguard.errors import AccuguardError, ConfigError, InputError
@@ -176,11 +177,12 @@ def erase_command(
         salt = salt_from_env(salt_env)
         counts = erase_unit(store, unit, salt, actor or _user())
     except AccuguardError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
+        _err.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
         _err.print(
-            f"[bold red]error:[/] the event log at {describe_url(store)!r} cannot be reached "
+            f"[bold red]error:[/] the event log at {escape(repr(describe_url(store)))} cannot be "
+            "reached "
             f"({type(exc).__name__}); nothing was erased"
         )
         raise typer.Exit(1) from None

@@ -83,11 +83,16 @@ def _check_columns(path: Path, label: str, wanted: list[str], available: list[st
         )
 
 
-def _keys(table: pa.Table, column: str) -> pa.ChunkedArray:
+def _keys(table: pa.Table, column: str, path: Path) -> pa.ChunkedArray:
     col = table[column]
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    return col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    try:
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        return col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    except pa.ArrowException as exc:  # bytes that are not UTF-8, nested types
+        raise DataError(
+            f"column {column!r} of {str(path)!r} cannot be read as text ({col.type}): {exc}"
+        ) from None
 
 
 def _numeric(table: pa.Table, column: str, path: Path) -> pa.ChunkedArray:
@@ -141,7 +146,8 @@ def analyze_events(
     in_events = list(dict.fromkeys(value_cols + ([] if pre is not None else cov_cols)))
     table = read_table(path, [unit, variant, *in_events], "events")
     rows = table.num_rows
-    keys = pa.table({"__unit": _keys(table, unit), "__variant": _keys(table, variant)})
+    units, variants = _keys(table, unit, path), _keys(table, variant, path)
+    keys = pa.table({"__unit": units, "__variant": variants})
     numeric = {f"v{i}": _numeric(table, c, path) for i, c in enumerate(in_events)}
     data = pa.Table.from_arrays(
         [keys["__unit"], keys["__variant"], *numeric.values()],
@@ -229,7 +235,7 @@ def _pre_covariates(
     path: Path, unit: str, columns: list[str], units: pa.ChunkedArray
 ) -> dict[str, np.ndarray]:
     table = read_table(path, [unit, *columns], "pre")
-    keys = _keys(table, unit)
+    keys = _keys(table, unit, path)
     data = pa.table(
         {"__unit": keys, **{f"c{i}": _numeric(table, c, path) for i, c in enumerate(columns)}}
     ).filter(pc.is_valid(keys))

@@ -24,8 +24,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with a 413 past ``limit`` bytes.
 
     Checked twice: against ``Content-Length`` before reading anything, and while
-    reading (a chunked body or a lying header cannot get past the limit).
+    reading (a chunked body or a lying header cannot get past the limit). A declared
+    ``Content-Type`` that is not JSON is refused first (415, :func:`check_content_type`).
     """
+    check_content_type(request.headers.get("content-type"))
     check_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     total = 0
@@ -37,8 +39,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_asgi_body(receive: Any, declared: str | None, limit: int) -> bytes:
+async def read_asgi_body(
+    receive: Any, declared: str | None, limit: int, content_type: str | None = None
+) -> bytes:
     """:func:`read_body` on raw ASGI ``receive``; raises :class:`ClientGone` on disconnect."""
+    check_content_type(content_type)
     check_length(declared, limit)
     chunks: list[bytes] = []
     total = 0
@@ -53,6 +58,30 @@ async def read_asgi_body(receive: Any, declared: str | None, limit: int) -> byte
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def check_content_type(declared: str | None) -> None:
+    """Refuse (415) a declared ``Content-Type`` other than JSON; no header is taken as JSON.
+
+    >>> check_content_type("application/json; charset=utf-8")
+    >>> check_content_type("application/merge-patch+json")
+    >>> try:
+    ...     check_content_type("text/plain")
+    ... except RequestError as exc:
+    ...     print(exc.status, exc.code)
+    415 unsupported_media_type
+    """
+    if declared is None:
+        return
+    media = declared.partition(";")[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise RequestError(
+        415,
+        "unsupported_media_type",
+        f"the body must be JSON: send Content-Type: application/json (got {declared[:64]!r})",
+        "Content-Type",
+    )
 
 
 def check_length(declared: str | None, limit: int) -> None:
@@ -105,6 +134,23 @@ def json_bytes(content: Any) -> bytes:
 def error_response(exc: RequestError, headers: dict[str, str] | None = None) -> Response:
     """The JSON error body of ``exc`` with its status."""
     return json_response(exc.body(), exc.status, headers=headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such route 404, wrong method 405) as JSON error bodies."""
+    status = int(getattr(exc, "status_code", 500))
+    headers = getattr(exc, "headers", None)
+    if status == 404:
+        message = f"no route {request.url.path!r}; GET /openapi.json lists them"
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path!r}"
+    else:
+        message = str(getattr(exc, "detail", "")) or "error"
+    code = _HTTP_CODES.get(status, "http_error")
+    return error_response(RequestError(status, code, message), headers=headers)
 
 
 def _finite(value: Any) -> Any:

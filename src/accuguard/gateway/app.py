@@ -35,11 +35,19 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accuguard.gateway._http import JSON, error_response, json_bytes, json_response, read_body
+from accuguard.gateway._http import (
+    JSON,
+    error_response,
+    http_error,
+    json_bytes,
+    json_response,
+    read_body,
+)
 from accuguard.gateway.batcher import BatcherClosed, BatcherOverloaded
 from accuguard.gateway.config import CHAMPION, GatewayConfig, load_gateway_config
 from accuguard.gateway.fastpath import GatewayApp
@@ -455,7 +463,7 @@ class Gateway:
                 why = self.reloader.errors.get(name, "models still loading")
                 reasons.append(f"deployment {name}: {why}")
         if self.sink is None or not self.sink.ready():
-            reasons.append("event log not ready (starting, or store down and spool unwritable)")
+            reasons.append(_event_log_reason(self.sink))
         return reasons
 
     async def readyz(self, request: Request) -> Response:
@@ -514,6 +522,21 @@ class Gateway:
 def _expire(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+def _event_log_reason(sink: EventSink | None) -> str:
+    """Why the event log is not ready, for ``/readyz`` (predictions are still served)."""
+    try:
+        stats = sink.stats() if sink is not None else {}
+    except Exception:
+        stats = {}
+    if stats.get("spool_full"):
+        return (
+            "event log: the store is unreachable and the spool cannot be written (disk "
+            f"full?); predictions are still served, {int(stats.get('dropped', 0))} events "
+            'dropped so far (accuguard_event_log{stat="dropped"})'
+        )
+    return "event log not ready (starting, queue full, or store down and spool unwritable)"
 
 
 def _serving(state: DeploymentState) -> dict[str, dict[str, str]]:
@@ -615,6 +638,7 @@ def create_app(
     )
 
     from accuguard.dashboard import dashboard_routes
+    from accuguard.gateway.openapi import openapi_endpoint
     from accuguard.integrations.kubernetes import routes as kubernetes_routes
     from accuguard.rollout.api import rollout_routes
 
@@ -634,11 +658,15 @@ def create_app(
         Route("/healthz", gateway.healthz, methods=["GET"]),
         Route("/readyz", gateway.readyz, methods=["GET"]),
         Route("/metrics", gateway.metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),  # docs/gateway.md
         *rollout_routes(gateway),
         *dashboard_routes(gateway),  # /ui (docs/dashboard.md)
         *kubernetes_routes(gateway),  # Argo Rollouts analysis, Flagger webhooks
     ]
-    app = GatewayApp(routes=routes, lifespan=lifespan)  # Starlette + the predict hot path
+    # Starlette + the predict hot path; unknown routes and methods get JSON errors too
+    app = GatewayApp(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
     app.gateway = gateway
     app.state.gateway = gateway
     return app

@@ -60,10 +60,12 @@ class GatewayApp(Starlette):
 
 
 async def _predict(gateway: Gateway, name: str, scope: Any, receive: Any, send: Any) -> None:
-    declared = unit = rid = None
+    declared = unit = rid = ctype = None
     for key, value in scope["headers"]:
         if key == b"content-length":
             declared = value.decode("latin-1")
+        elif key == b"content-type":
+            ctype = value.decode("latin-1")
         elif key == b"x-unit-id":
             unit = value.decode("latin-1")
         elif key == b"x-request-id":
@@ -72,7 +74,7 @@ async def _predict(gateway: Gateway, name: str, scope: Any, receive: Any, send: 
     started = False
     try:
         status, body, extra, mirror = await gateway.answer_predict(
-            name, lambda: read_asgi_body(receive, declared, limit), unit, rid
+            name, lambda: read_asgi_body(receive, declared, limit, ctype), unit, rid
         )
         headers = (
             [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]

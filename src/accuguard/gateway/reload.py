@@ -22,7 +22,6 @@ answer, the log).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -257,9 +256,10 @@ class Reloader:
             task.cancel()
         loaded = list(self._pool.values())
         self._pool.clear()
-        for model in loaded:
-            with contextlib.suppress(Exception):
-                await model.batcher.close(timeout)
+        # all at once: models that hang cost ``timeout`` once, not once per model
+        await asyncio.gather(
+            *(model.batcher.close(timeout) for model in loaded), return_exceptions=True
+        )
         self._worker.close()
 
 

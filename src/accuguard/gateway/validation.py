@@ -54,12 +54,29 @@ class RequestError(Exception):
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body (UTF-8); ``NaN``/``Infinity`` literals are read, then checked."""
+    """Decode a JSON body (UTF-8); ``NaN``/``Infinity`` literals are read, then checked.
+
+    Refused with a 400: an empty body, invalid UTF-8 or JSON, an integer of more than
+    4300 digits (Python's limit) and nesting deeper than the interpreter's recursion
+    limit (about 1000 levels).
+
+    >>> parse_json(b'{"a": [1, 2.5, NaN]}')
+    {'a': [1, 2.5, nan]}
+    >>> try:
+    ...     parse_json(b"[" * 10_000 + b"]" * 10_000)
+    ... except RequestError as exc:
+    ...     print(exc.status, exc.code)
+    400 too_deep
+    """
     if not body:
         raise RequestError(400, "empty_body", "the request body is empty; send a JSON object")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise RequestError(
+            400, "too_deep", "the body is not valid JSON: it is nested too deeply"
+        ) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
         raise RequestError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 
@@ -209,7 +226,10 @@ def _convert(value: Any, col: Column, prefix: str) -> Any:
                 raise _bad(prefix, col, value, "a finite number", "not_finite")
             return value
         if isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # 1e400 written as an integer
+                raise _bad(prefix, col, value, "a finite number", "not_finite") from None
         raise _bad(prefix, col, value, "a number")
     if kind in _INT_RANGE:
         if isinstance(value, float) and value.is_integer():
@@ -287,11 +307,7 @@ def event_items(payload: Any, max_items: int) -> list[dict[str, Any]]:
                     f"{where}.{key}",
                 )
         value = event["value"]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not _finite_number(value):
             raise RequestError(
                 422,
                 "invalid_type",
@@ -345,6 +361,16 @@ def _only_keys(item: Any, where: str, required: set[str], optional: set[str]) ->
         )
 
 
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is finite as a float (not a boolean, not 10**400, not NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -360,7 +386,12 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = (
-        json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else repr(value)
-    )
+    try:
+        text = (
+            json.dumps(value)
+            if not isinstance(value, float) or math.isfinite(value)
+            else repr(value)
+        )
+    except (RecursionError, ValueError):  # nested too deeply, or too many digits
+        text = "..."
     return f"{_json_type(value)} {text[:40]}{'...' if len(text) > 40 else ''}"

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from accuguard.rollout.runtime import RolloutService
 
 log = logging.getLogger("accuguard.rollout")
-MAX_BODY = 1_048_576
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -121,6 +120,11 @@ class RolloutRoutes:
         self.gateway = gateway
 
     @property
+    def limit(self) -> int:
+        """Bodies past the gateway's ``limits.max_body_bytes`` (default 1 MiB) get a 413."""
+        return self.gateway.config.limits.max_body_bytes
+
+    @property
     def service(self) -> RolloutService:
         service = cast("RolloutService | None", self.gateway.rollouts)
         if service is None:
@@ -169,7 +173,7 @@ class RolloutRoutes:
         """``POST /v1/rollouts/{deployment}/start``."""
         who = await self._guard(request, "operator", "rollout.start")
         name, dep = self._deployment(request)
-        body = await _body(request)
+        body = await _body(request, self.limit)
         challenger = body.get("challenger")
         if not isinstance(challenger, str) or not challenger:
             raise RequestError(
@@ -201,19 +205,15 @@ class RolloutRoutes:
         async def handler(request: Request) -> Response:
             who = await self._guard(request, "operator", f"rollout.{action}")
             name, dep = self._deployment(request)
-            body = await _body(request, optional=True)
+            body = await _body(request, self.limit, optional=True)
             reason = body.get("reason", "")
             if not isinstance(reason, str):
                 raise RequestError(422, "invalid_request", "'reason' must be text", "reason")
             ctl = self.service.controller
             if action == "weights":
-                weight = body.get("weight")
-                if isinstance(weight, bool) or not isinstance(weight, int | float):
-                    raise RequestError(
-                        422, "invalid_request", "give 'weight': a number in [0, 1]", "weight"
-                    )
+                weight = _weight(body.get("weight"))
                 record = await run_in_threadpool(
-                    ctl.set_weight, name, float(weight), actor=who.name, reason=reason
+                    ctl.set_weight, name, weight, actor=who.name, reason=reason
                 )
             elif action == "promote":
                 force = body.get("force", False) is True
@@ -249,8 +249,18 @@ class Denied(Exception):
         self.response = response
 
 
-async def _body(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    raw = await read_body(request, MAX_BODY)
+def _weight(value: Any) -> float:
+    """``value`` as a float when it is a JSON number (range checked by the controller)."""
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:  # an integer too large for a float: out of range anyway
+            pass
+    raise RequestError(422, "invalid_request", "give 'weight': a number in [0, 1]", "weight")
+
+
+async def _body(request: Request, limit: int, *, optional: bool = False) -> dict[str, Any]:
+    raw = await read_body(request, limit)
     if not raw and optional:
         return {}
     payload = parse_json(raw)
