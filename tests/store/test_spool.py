@@ -122,3 +122,23 @@ def test_one_process_per_spool_directory(tmp_path):
         Spool(tmp_path / "spool")
     first.close()
     Spool(tmp_path / "spool").close()  # free again once closed
+
+
+def test_a_full_disk_leaves_no_empty_spool_files_behind(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_space(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with Spool(tmp_path / "spool") as spool:
+        spool.append("predictions", rows(0, 2))
+        monkeypatch.setattr(Spool, "_write_all", staticmethod(no_space))
+        for _ in range(5):  # every failed batch would otherwise open a new, empty file
+            with pytest.raises(OSError):
+                spool.append("predictions", rows(2, 4))
+        files = spool.files()
+        assert len(files) == 1 and spool.size_bytes == files[0].stat().st_size > 0
+        assert [decode_batch(line) for line in files[0].read_bytes().splitlines(True)] == [
+            ("predictions", rows(0, 2))
+        ]

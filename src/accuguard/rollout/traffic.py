@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from accuguard.gateway.config import ChallengerConfig, DeploymentConfig, GatewayConfig
 from accuguard.gateway.routing import Router
@@ -146,6 +147,7 @@ class TrafficSync:
         self.traffic: dict[str, Traffic] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refresh_lock = asyncio.Lock()
+        self._unreachable = False  # the store was down at the last poll (logged once)
         reloader.overlay = self.apply
 
     def apply(self, config: GatewayConfig) -> GatewayConfig:
@@ -196,10 +198,25 @@ class TrafficSync:
             asyncio.run_coroutine_threadsafe(self._refresh_logged(force=True), loop)
 
     async def _refresh_logged(self, *, force: bool = False) -> None:
+        """Refresh; a store outage is logged once (no traceback per poll), then its end."""
         try:
             await self.refresh(force=force)
+        except OperationalError as exc:
+            if not self._unreachable:
+                log.warning(
+                    "cannot read the rollouts: the store is unreachable (%s); serving the "
+                    "last known traffic and retrying every %.1f s",
+                    type(getattr(exc, "orig", exc)).__name__,
+                    self.poll_s,
+                )
+            self._unreachable = True
+            return
         except Exception:
             log.exception("applying the rollouts failed")
+            return
+        if self._unreachable:
+            log.warning("the rollouts can be read again")
+            self._unreachable = False
 
     async def run(self) -> None:
         """Poll every ``poll_s`` seconds until cancelled."""

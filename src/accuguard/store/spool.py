@@ -118,6 +118,7 @@ class Spool:
                 "process; give each process (each gateway worker) its own spool directory"
             ) from exc
         self._fd: int | None = None
+        self._path = self.directory  # the file behind _fd
         self._file_bytes = 0
         self._seq = itertools.count()
         self._progress: dict[str, int] = {}  # file name -> bytes committed by a replay
@@ -166,6 +167,7 @@ class Spool:
             self._close_file()
             path = self._new_name("batches")
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._path = path
             self._file_bytes = 0
             self._fsync_directory()
         fd = self._fd
@@ -176,6 +178,8 @@ class Spool:
         except OSError:
             with contextlib.suppress(OSError):  # if it fails, replay skips the torn line
                 os.ftruncate(fd, start)
+                if start == 0:  # a full disk must not leave one empty file per batch
+                    self._path.unlink()
             self._close_file()
             self.size_bytes = sum(p.stat().st_size for p in self.files())
             raise

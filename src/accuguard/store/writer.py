@@ -174,7 +174,8 @@ class EventWriter:
         """Counters for ``/metrics``; every value is a number.
 
         queue_depth (records waiting in memory), spool_bytes, spooling (0/1),
-        spool_full (0/1: the last spool write failed, e.g. disk full), accepted,
+        spool_full (0/1: the store is down and the last spool write failed, e.g. disk
+        full; back to 0 when the store answers again), accepted,
         written, spooled, replayed (spooled rows committed to the store), failed_batches
         (database writes that failed and were spooled), dropped (records neither stored
         nor spooled: queue over ``queue_max``, after ``close``, or spool write failed),
@@ -401,6 +402,7 @@ class EventWriter:
             self.recoveries += 1
             log.log(self._notice(), "event writer: the event log is reachable again")
         self._state = NORMAL
+        self._spool_full = False  # batches go to the store again; a full spool is moot
         self._backlog = not self._spool.is_empty()
 
     def _replay_step(self) -> None:
