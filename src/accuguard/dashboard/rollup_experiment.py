@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, null, or_, select, text, union, union_all
+from sqlalchemy import and_, case, func, or_, select, text, union, union_all
 from sqlalchemy.engine import Connection
 
 from accuguard.dashboard import queries
-from accuguard.store.business import MetricSums
-from accuguard.store.models import BusinessEvent, Prediction, RollupExposure, RollupTraffic
+from accuguard.store.business import MetricSums, sums_over_exposure
+from accuguard.store.models import Prediction, RollupExposure, RollupTraffic
 from accuguard.store.rollups import events_state, floor_hour, watermark
 
 
@@ -118,8 +118,8 @@ def experiment_sums(
     also served belongs to its arm in the raw query but is mixed in the rollup, so this
     falls back to the raw query.
 
-    The business events are summed per unit as :func:`accuguard.store.business.business_sums`
-    does (the events of a unit from its first exposure to ``until``).
+    The business events are summed by
+    :func:`accuguard.store.business.sums_over_exposure`, as for the raw query.
     """
     mark = watermark(conn, events_state(deployment))
     cut = until if mark is None else min(mark, until)
@@ -133,42 +133,5 @@ def experiment_sums(
         # compile the statement: seconds of compiling for a query that runs in a fraction
         # of one (measured: 4.6 s of JIT for 0.35 s of work). Off for this transaction.
         conn.execute(text("SET LOCAL jit = off"))
-    x_unit, x_variant, x_first = exposure.c
-    E = BusinessEvent
-    per_unit = (
-        select(
-            x_variant.label("variant"),
-            E.name.label("name"),
-            func.sum(E.value).label("total"),
-        )
-        .join(exposure, E.unit_hash == x_unit)
-        .where(
-            E.created_at >= x_first,
-            E.created_at < until,
-            # = (deployment or NULL); not an OR: SQLite would drive the join from the events
-            func.coalesce(E.deployment, deployment) == deployment,
-        )
-        .group_by(x_variant, E.name, E.unit_hash)
-        .subquery()
-    )
-    total = per_unit.c.total
-    units = select(  # one statement: the exposure CTE is computed once
-        x_variant, null(), func.count(), null(), null()
-    ).group_by(x_variant)
-    sums = select(
-        per_unit.c.variant, per_unit.c.name, func.count(), func.sum(total), func.sum(total * total)
-    ).group_by(per_unit.c.variant, per_unit.c.name)
-    exposed: dict[str, int] = {}
-    found = []
-    for variant, name, n, s, s2 in conn.execute(union_all(units, sums)):
-        if name is None:
-            exposed[str(variant)] = int(n)
-        else:
-            found.append((str(variant), str(name), int(n or 0), float(s or 0.0), float(s2 or 0.0)))
-    metrics: MetricSums = {}
-    for variant, name, with_event, s, s2 in found:
-        metrics.setdefault(name, {})[variant] = (exposed.get(variant, 0), with_event, s, s2)
-    for per_variant in metrics.values():
-        for arm in arms:
-            per_variant.setdefault(arm, (exposed.get(arm, 0), 0, 0.0, 0.0))
+    exposed, metrics = sums_over_exposure(conn, exposure, deployment, until, arms)
     return {arm: exposed.get(arm, 0) for arm in arms}, metrics

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import distinct, func, null, select, union_all
 from sqlalchemy.engine import Connection
 
 from accuguard.store.models import BusinessEvent, Prediction
@@ -32,7 +32,7 @@ def business_sums(
     Units without the event are zeros: they count in ``exposed`` only, and a variant of
     ``variants`` without any unit with the event gets ``(exposed, 0, 0.0, 0.0)``.
     """
-    P, E = Prediction, BusinessEvent
+    P = Prediction
     exposure = (
         select(
             P.unit_hash.label("unit_hash"),
@@ -42,41 +42,48 @@ def business_sums(
         .where(served)
         .group_by(P.unit_hash)
         .having(func.count(distinct(P.variant)) == 1)
-        .subquery()
+        .cte("exposure")
     )
-    exposed = {
-        str(variant): int(n)
-        for variant, n in conn.execute(
-            select(exposure.c.variant, func.count()).group_by(exposure.c.variant)
-        )
-    }
+    return sums_over_exposure(conn, exposure, deployment, until, variants)
+
+
+def sums_over_exposure(
+    conn: Connection, exposure: Any, deployment: str, until: float, variants: Sequence[str]
+) -> tuple[dict[str, int], MetricSums]:
+    """:func:`business_sums` for an ``exposure`` already chosen: a CTE or subquery whose
+    columns are ``(unit_hash, variant, first_seen)``, one row per exposed unit.
+
+    One statement: the exposure is computed once, for the unit counts and the sums.
+    """
+    x_unit, x_variant, x_first = exposure.c
+    E = BusinessEvent
     per_unit = (
-        select(
-            exposure.c.variant.label("variant"),
-            E.name.label("name"),
-            func.sum(E.value).label("total"),
-        )
-        .join(exposure, E.unit_hash == exposure.c.unit_hash)
+        select(x_variant.label("variant"), E.name.label("name"), func.sum(E.value).label("total"))
+        .join(exposure, E.unit_hash == x_unit)
         .where(
-            E.created_at >= exposure.c.first_seen,
+            E.created_at >= x_first,
             E.created_at < until,
-            or_(E.deployment == deployment, E.deployment.is_(None)),
+            # = (deployment or NULL); not an OR: SQLite would drive the join from the events
+            func.coalesce(E.deployment, deployment) == deployment,
         )
-        .group_by(exposure.c.variant, E.name, E.unit_hash)
+        .group_by(x_variant, E.name, E.unit_hash)
         .subquery()
     )
     total = per_unit.c.total
-    query = select(
+    units = select(x_variant, null(), func.count(), null(), null()).group_by(x_variant)
+    sums = select(
         per_unit.c.variant, per_unit.c.name, func.count(), func.sum(total), func.sum(total * total)
     ).group_by(per_unit.c.variant, per_unit.c.name)
+    exposed: dict[str, int] = {}
+    found = []
+    for variant, name, n, s, s2 in conn.execute(union_all(units, sums)):
+        if name is None:
+            exposed[str(variant)] = int(n)
+        else:
+            found.append((str(variant), str(name), int(n or 0), float(s or 0.0), float(s2 or 0.0)))
     metrics: MetricSums = {}
-    for variant, name, with_event, s, s2 in conn.execute(query):
-        metrics.setdefault(str(name), {})[str(variant)] = (
-            exposed.get(str(variant), 0),
-            int(with_event or 0),
-            float(s or 0.0),
-            float(s2 or 0.0),
-        )
+    for variant, name, with_event, s, s2 in found:
+        metrics.setdefault(name, {})[variant] = (exposed.get(variant, 0), with_event, s, s2)
     for per_variant in metrics.values():
         for variant in variants:
             per_variant.setdefault(variant, (exposed.get(variant, 0), 0, 0.0, 0.0))
