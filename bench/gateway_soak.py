@@ -39,6 +39,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,23 +172,31 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def store_setup(url: str | None, tmp: Path) -> tuple[str, object]:
-    """The gateway's store URL and an engine to count rows (a fresh PostgreSQL schema)."""
+def store_setup(url: str | None, tmp: Path) -> tuple[str, object, Callable[[], None]]:
+    """The gateway's store URL, an engine to count rows, and how to drop what was made
+    (a fresh PostgreSQL schema; SQLite lives in ``tmp``)."""
     from sqlalchemy import text
 
     from accuguard.store import make_engine
 
     if not url:
         store = f"sqlite:///{tmp / 'events.db'}"
-        return store, make_engine(store)
+        return store, make_engine(store), lambda: None
     admin = make_engine(url)
     schema = f"soak_{uuid.uuid4().hex[:10]}"
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     store = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-    return store.render_as_string(hide_password=False), make_engine(
-        store.render_as_string(hide_password=False)
-    )
+    rendered = store.render_as_string(hide_password=False)
+    engine = make_engine(rendered)
+
+    def drop() -> None:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return rendered, engine, drop
 
 
 def stored_counts(engine: object, prefix: str) -> tuple[int, int]:
@@ -243,6 +252,9 @@ def main() -> None:
     parser.add_argument("--store-url", default=os.environ.get("ACCUGUARD_TEST_POSTGRES_URL"))
     parser.add_argument("--p99-bound-ms", type=float, default=100.0)
     parser.add_argument("--rss-slope-bound", type=float, default=2.0, help="MiB/min")
+    parser.add_argument(
+        "--keep-store", action="store_true", help="keep the PostgreSQL schema afterwards"
+    )
     args = parser.parse_args()
     with contextlib.suppress(ImportError):
         import uvloop
@@ -254,7 +266,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="accuguard-soak-") as d:
         tmp = Path(d)
         uri = register_models(tmp)
-        store_url, engine = store_setup(args.store_url, tmp)
+        store_url, engine, drop_store = store_setup(args.store_url, tmp)
         port = free_port()
         cfg = tmp / "deployments.yaml"
         cfg.write_text(
@@ -316,6 +328,8 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+            if not args.keep_store:
+                drop_store()
 
     print(f"\n{'window':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for k, w in enumerate(load.windows):
