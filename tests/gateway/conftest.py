@@ -179,13 +179,13 @@ def _train(path):
     client.set_registered_model_alias("sleepy", "broken", "2")
 
 
-def shared_registry(tmp_path_factory, name, train):
-    """The URI of an MLflow registry that ``train(root)`` fills, built once per test run
-    and shared by pytest-xdist workers (file lock); ``name`` is its directory."""
+@pytest.fixture(scope="session")
+def _registry_uri(tmp_path_factory):
+    """Build the registry once per test run, shared by pytest-xdist workers (file lock)."""
     import mlflow
 
     base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "gateway-mlflow"
     root.mkdir(exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with open(root / ".lock", "w") as lock:
@@ -195,16 +195,9 @@ def shared_registry(tmp_path_factory, name, train):
                 mp.setenv("MLFLOW_TRACKING_URI", uri)
                 mp.chdir(root)  # artifacts go next to the database
                 mlflow.set_tracking_uri(uri)
-                train(root)
-                mlflow.set_tracking_uri(None)
+                _train(root)
             (root / "built").touch()
     return uri
-
-
-@pytest.fixture(scope="session")
-def _registry_uri(tmp_path_factory):
-    """Build the registry once per test run, shared by pytest-xdist workers (file lock)."""
-    return shared_registry(tmp_path_factory, "gateway-mlflow", _train)
 
 
 @pytest.fixture(scope="module")

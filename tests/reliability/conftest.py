@@ -14,6 +14,8 @@ tests/store/conftest.py); tests that stop the database start a private server.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ..gateway.conftest import shared_registry
 from ..store.conftest import postgres_schema
 from .procs import GatewayProcess, PrivatePostgres
 
@@ -89,7 +90,23 @@ def _train(root: Path) -> None:
 @pytest.fixture(scope="session")
 def registry_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The MLflow tracking URI of the registry above (built once, under a file lock)."""
-    return shared_registry(tmp_path_factory, "reliability-mlflow", _train)
+    import mlflow
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "reliability-mlflow"
+    root.mkdir(exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "built").exists():
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("MLFLOW_TRACKING_URI", uri)
+                mp.chdir(root)  # artifacts go next to the database
+                mlflow.set_tracking_uri(uri)
+                _train(root)
+                mlflow.set_tracking_uri(None)
+            (root / "built").touch()
+    return uri
 
 
 @pytest.fixture
